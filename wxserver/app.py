@@ -1,0 +1,63 @@
+"""The application factory: layered config -> Settings -> store, routers, plugins, blueprints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from wxserver.endpoint import AccountEndpoint
+from wxserver.logs import configure_logging
+from wxserver.plugins import load_handler_sets
+from wxserver.routing import HandlerSet, Router
+from wxserver.settings import Settings, load_settings
+from wxserver.store import MemoryStore, Store
+from wxserver.views import callback, errors
+
+EXTENSION = "wxserver"
+
+
+@dataclass(frozen=True, slots=True)
+class WxServer:
+    """What the app holds in ``app.extensions["wxserver"]``: no module-level state anywhere."""
+
+    settings: Settings
+    store: Store
+    endpoints: Mapping[str, AccountEndpoint]
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Flask:
+    """Build the WSGI app. ``config`` overrides every other layer (tests use it)."""
+    settings = load_settings(os.environ if environ is None else environ, config)
+    configure_logging(settings.log_format)
+    store: Store = MemoryStore()
+    cache: dict[tuple[str, ...], list[HandlerSet]] = {}
+    endpoints: dict[str, AccountEndpoint] = {}
+    for account in settings.accounts:
+        if account.plugins not in cache:
+            cache[account.plugins] = load_handler_sets(
+                account.plugins, use_entry_points=settings.load_entry_points
+            )
+        router = Router(cache[account.plugins])
+        endpoints[account.name] = AccountEndpoint(account, router, store)
+
+    app = Flask("wxserver")
+    # Werkzeug enforces this for Content-Length and chunked bodies alike.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
+    app.extensions[EXTENSION] = WxServer(settings=settings, store=store, endpoints=endpoints)
+    app.register_blueprint(callback.blueprint)
+    errors.register(app)
+    return app
+
+
+def state(app: Flask) -> WxServer:
+    """Return the wxserver state of ``app``."""
+    value: WxServer = app.extensions[EXTENSION]
+    return value

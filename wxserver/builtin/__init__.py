@@ -1,0 +1,1 @@
+"""Handler sets shipped with the server, loaded exactly like third-party plugins."""

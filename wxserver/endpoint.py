@@ -1,0 +1,206 @@
+"""One account's callback endpoint: the GET handshake and the POST path, without Flask.
+
+The POST path: verify ``signature`` (before the body is read) and the timestamp, read the body,
+detect the mode (``encrypt_type=aes`` or an ``<Encrypt>`` element), verify ``msg_signature`` and
+decrypt with the current key then the previous one, parse, dispatch, render, and encrypt the reply
+with the key that opened the request. Bad input raises a ProtocolError; the web layer maps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from wxserver import signature
+from wxserver.context import HandlerContext, handler_context
+from wxserver.crypto import MessageCrypto
+from wxserver.errors import (
+    DowngradeError,
+    MissingParameterError,
+    ProtocolError,
+    ReplyError,
+    StaleRequestError,
+    XmlError,
+)
+from wxserver.messages import EventMessage, Message, NormalMessage
+from wxserver.parsing import message_from_fields, parse_xml
+from wxserver.replies import SUCCESS, NoReply, render, render_envelope
+from wxserver.routing import Router
+from wxserver.settings import Account, Mode
+from wxserver.store import Store
+
+log = logging.getLogger("wxserver.handler")
+
+XML = "application/xml"
+TEXT = "text/plain; charset=utf-8"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The response to send and what the request log line says about it."""
+
+    body: bytes
+    content_type: str
+    mode: str = "-"
+    msg_type: str = "-"
+    event: str = "-"
+    msg_id: str = "-"
+    handler: str = "-"
+    outcome: str = "-"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _require(query: Mapping[str, str], *names: str) -> list[str]:
+    missing = [name for name in names if not query.get(name)]
+    if missing:
+        raise MissingParameterError(
+            f"the query string lacks {', '.join(missing)}; WeChat always sends them, "
+            "so this request did not come from WeChat"
+        )
+    return [query[name] for name in names]
+
+
+class AccountEndpoint:
+    """Serves one account: owns its crypto, router and clock."""
+
+    def __init__(
+        self,
+        account: Account,
+        router: Router,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account = account
+        self.router = router
+        self.store = store
+        self.clock = clock
+        self._token = account.token.reveal()
+        keys = account.encoding_aes_keys
+        self.crypto = MessageCrypto(keys, account.app_id) if keys else None
+
+    # --- checks shared by GET and POST -------------------------------------------------------
+
+    def _check_timestamp(self, timestamp: str) -> None:
+        tolerance = self.account.timestamp_tolerance
+        try:
+            sent = int(timestamp)
+        except ValueError:
+            raise MissingParameterError(f"timestamp {timestamp[:20]!r} is not a number") from None
+        if tolerance and abs(self.clock() - sent) > tolerance:
+            raise StaleRequestError(
+                f"the request's timestamp is {int(self.clock()) - sent} seconds away from this "
+                f"server's clock, more than the {tolerance} s allowed (WX_TIMESTAMP_TOLERANCE); "
+                "check the server's clock, or this is a replayed request"
+            )
+
+    def _verify(self, query: Mapping[str, str]) -> tuple[str, str]:
+        sig, timestamp, nonce = _require(query, "signature", "timestamp", "nonce")
+        signature.check(token=self._token, signature=sig, timestamp=timestamp, nonce=nonce)
+        self._check_timestamp(timestamp)
+        return timestamp, nonce
+
+    # --- GET --------------------------------------------------------------------------------------
+
+    def handshake(self, query: Mapping[str, str], echostr: bytes | None) -> bytes:
+        """Verify the handshake and return ``echostr`` byte for byte."""
+        _require(query, "signature", "timestamp", "nonce", "echostr")
+        self._verify(query)
+        return echostr if echostr is not None else query["echostr"].encode()
+
+    # --- POST -------------------------------------------------------------------------------------
+
+    def receive(self, query: Mapping[str, str], read_body: Callable[[], bytes]) -> Outcome:
+        """Answer one POSTed message; ``read_body`` is called only after the signature checks."""
+        timestamp, nonce = self._verify(query)
+        fields = parse_xml(read_body())
+        encrypt = fields.get("Encrypt")
+        aes = query.get("encrypt_type", "").lower() == "aes" or encrypt is not None
+        sealer: tuple[MessageCrypto, int] | None = None
+        if aes:
+            if not isinstance(encrypt, str) or not encrypt:
+                raise XmlError("encrypt_type=aes but the body has no Encrypt element")
+            if self.crypto is None:
+                raise ProtocolError(
+                    f"an encrypted message reached account {self.account.name!r}, which has no "
+                    "EncodingAESKey; set WX_ENCODING_AES_KEY"
+                )
+            (msg_signature,) = _require(query, "msg_signature")
+            signature.check(
+                token=self._token,
+                signature=msg_signature,
+                timestamp=timestamp,
+                nonce=nonce,
+                encrypt=encrypt,
+            )
+            decrypted = self.crypto.decrypt(encrypt)
+            sealer = (self.crypto, decrypted.key_index)
+            mode = "compat" if "MsgType" in fields else "secure"
+            fields = parse_xml(decrypted.plaintext)
+        elif self.account.mode is Mode.SECURE:
+            raise DowngradeError(
+                f"account {self.account.name!r} is in secure mode and refuses plaintext messages"
+            )
+        else:
+            mode = "plain"
+        message = message_from_fields(fields)
+        outcome = self._answer(message, mode)
+        if sealer is not None and outcome.body != SUCCESS:
+            outcome.body = self._seal(outcome.body, *sealer)
+        return outcome
+
+    def _answer(self, message: Message, mode: str) -> Outcome:
+        outcome = Outcome(SUCCESS, TEXT, mode=mode, msg_type=message.msg_type)
+        if isinstance(message, EventMessage):
+            outcome.event = message.event
+        if isinstance(message, NormalMessage) and message.msg_id is not None:
+            outcome.msg_id = str(message.msg_id)
+        context = HandlerContext(account=self.account, message=message, store=self.store)
+        with handler_context(context):
+            dispatched = self.router.dispatch(message)
+        outcome.handler = dispatched.handler or "-"
+        if dispatched.error is not None:
+            log.error(
+                "handler %s raised %s: %s (account=%s msg_id=%s key=%s); answered success",
+                dispatched.handler,
+                type(dispatched.error).__name__,
+                dispatched.error,
+                self.account.name,
+                outcome.msg_id,
+                message.key,
+                exc_info=dispatched.error,
+            )
+            outcome.outcome = "handler-error"
+            return outcome
+        if isinstance(dispatched.reply, NoReply):
+            outcome.outcome = "success"
+            return outcome
+        try:
+            outcome.body = render(dispatched.reply, message, create_time=int(self.clock()))
+        except ReplyError as exc:
+            log.error(
+                "handler %s returned a reply WeChat would not deliver (account=%s msg_id=%s): %s",
+                dispatched.handler,
+                self.account.name,
+                outcome.msg_id,
+                exc,
+            )
+            outcome.outcome = "reply-error"
+            return outcome
+        outcome.content_type = XML
+        outcome.outcome = "reply"
+        return outcome
+
+    def _seal(self, xml: bytes, crypto: MessageCrypto, key_index: int) -> bytes:
+        # The reply is sealed with the key that opened the request, so a rotation in progress
+        # never answers with a key WeChat has not switched to yet.
+        encrypt = crypto.encrypt(xml, key_index=key_index)
+        timestamp = int(self.clock())
+        nonce = str(secrets.randbelow(10**10))
+        msg_signature = signature.sign(self._token, str(timestamp), nonce, encrypt)
+        return render_envelope(
+            encrypt=encrypt, msg_signature=msg_signature, timestamp=timestamp, nonce=nonce
+        )

@@ -1,0 +1,42 @@
+"""Logging set-up: one line per request, plain text by default or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+_HANDLER_NAME = "wxserver"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the fields passed as ``extra={"fields": {...}}`` are merged in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def configure_logging(log_format: str) -> None:
+    """Attach one handler to the ``wxserver`` logger (idempotent: the factory may run twice)."""
+    logger = logging.getLogger("wxserver")
+    logger.setLevel(logging.INFO)
+    for handler in list(logger.handlers):
+        if handler.get_name() == _HANDLER_NAME:
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)

@@ -1,0 +1,361 @@
+"""Settings: layered, validated once at start-up, frozen afterwards.
+
+Layers, each overriding the one before: the embedded defaults below, a TOML file from ``config/``
+(``config/<WX_ENV>.toml``, or the file named by ``WX_CONFIG``), the environment, and the mapping a
+test passes to ``create_app``. The ``WX_*`` variables use the MP console's own terms and configure
+the account called ``default``; any setting, including those of other accounts, can also be set
+with a ``WX__``-prefixed path such as ``WX__ACCOUNTS__SHOP__TOKEN``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from wxserver.crypto import AesKey
+from wxserver.errors import ConfigError, IllegalAesKeyError
+
+DEFAULT_ACCOUNT = "default"
+
+DEFAULTS: dict[str, Any] = {
+    "env": "production",
+    "bind": "127.0.0.1:8000",
+    "max_body_size": 64 * 1024,
+    "timestamp_tolerance": 300,
+    "plugins": [],
+    "load_entry_points": True,
+    "log_format": "text",
+    "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
+}
+
+# Environment variable -> path in the settings tree, and how to read its text.
+ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
+    "WX_ENV": (("env",), "str"),
+    "WX_BIND": (("bind",), "str"),
+    "WX_MAX_BODY_SIZE": (("max_body_size",), "int"),
+    "WX_TIMESTAMP_TOLERANCE": (("timestamp_tolerance",), "int"),
+    "WX_PLUGINS": (("plugins",), "list"),
+    "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
+    "WX_LOG_FORMAT": (("log_format",), "str"),
+    "WX_PATH": (("accounts", DEFAULT_ACCOUNT, "path"), "str"),
+    "WX_TOKEN": (("accounts", DEFAULT_ACCOUNT, "token"), "str"),
+    "WX_APPID": (("accounts", DEFAULT_ACCOUNT, "app_id"), "str"),
+    "WX_APPSECRET": (("accounts", DEFAULT_ACCOUNT, "app_secret"), "str"),
+    "WX_ENCODING_AES_KEY": (("accounts", DEFAULT_ACCOUNT, "encoding_aes_key"), "str"),
+    "WX_PREVIOUS_ENCODING_AES_KEY": (
+        ("accounts", DEFAULT_ACCOUNT, "previous_encoding_aes_key"),
+        "str",
+    ),
+    "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
+}
+_ENV_NAME_OF = {".".join(path): name for name, (path, _) in ENVIRONMENT.items()}
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9]{3,32}")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_PATH_RE = re.compile(r"/[A-Za-z0-9._~/-]*")
+
+
+class Mode(StrEnum):
+    """The 消息加解密方式 chosen in the MP console."""
+
+    PLAIN = "plain"
+    COMPAT = "compat"
+    SECURE = "secure"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A string that never shows itself in a repr, a str() or a log line."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """Return the secret text, for the one place that needs it."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """One Official Account served at ``path`` with its own credentials."""
+
+    name: str
+    path: str
+    token: Secret
+    app_id: str
+    app_secret: Secret
+    encoding_aes_key: Secret
+    previous_encoding_aes_key: Secret
+    mode: Mode
+    timestamp_tolerance: int
+    plugins: tuple[str, ...]
+
+    @property
+    def encoding_aes_keys(self) -> tuple[str, ...]:
+        """The keys to try in order: the current one, then the previous one."""
+        keys = (self.encoding_aes_key.reveal(), self.previous_encoding_aes_key.reveal())
+        return tuple(key for key in keys if key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the server reads from configuration, validated."""
+
+    env: str
+    bind: str
+    max_body_size: int
+    log_format: str
+    load_entry_points: bool
+    accounts: tuple[Account, ...]
+
+    def account(self, name: str) -> Account:
+        """Return the account called ``name``."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_dir: Path | None = None,
+) -> Settings:
+    """Merge the layers and validate them; raise ConfigError naming the key and its fix."""
+    environ = os.environ if environ is None else environ
+    tree = copy.deepcopy(DEFAULTS)
+    env_name = environ.get("WX_ENV") or _overridden_env(overrides) or tree["env"]
+    tree["env"] = env_name
+    _merge(tree, _read_toml(environ, env_name, config_dir))
+    _merge(tree, _from_environment(environ))
+    if overrides:
+        _merge(tree, copy.deepcopy(dict(overrides)))
+    return _validate(tree)
+
+
+def _overridden_env(overrides: Mapping[str, Any] | None) -> str | None:
+    value = (overrides or {}).get("env")
+    return value if isinstance(value, str) else None
+
+
+def _read_toml(
+    environ: Mapping[str, str], env_name: str, config_dir: Path | None
+) -> dict[str, Any]:
+    explicit = environ.get("WX_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("WX_CONFIG", f"{path} is not a file", "Point it at a TOML file.")
+    else:
+        folder = config_dir or Path(environ.get("WX_CONFIG_DIR", "config"))
+        path = folder / f"{env_name}.toml"
+        if not path.is_file():
+            return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"is not valid TOML ({exc})", "Fix the file.") from exc
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, (path, kind) in ENVIRONMENT.items():
+        if name in environ and name not in ("WX_ENV",):
+            _put(tree, path, _convert(name, environ[name], kind))
+    for name, value in environ.items():
+        if name.startswith("WX__") and len(name) > 4:
+            path = tuple(part.lower() for part in name[4:].split("__"))
+            _put(tree, path, value)
+    return tree
+
+
+def _convert(name: str, text: str, kind: str) -> Any:
+    if kind == "int":
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ConfigError(name, f"must be a whole number, got {text!r}", "") from None
+    if kind == "bool":
+        lowered = text.strip().lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(name, f"must be true or false, got {text!r}", "")
+        return lowered in ("1", "true", "yes", "on")
+    if kind == "list":
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text.strip()
+
+
+def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _label(path: str) -> str:
+    """Name a setting the way the user sets it: the WX_ variable when there is one."""
+    env_name = _ENV_NAME_OF.get(path)
+    return f"{env_name} ({path})" if env_name else path
+
+
+def _validate(tree: dict[str, Any]) -> Settings:
+    known = set(DEFAULTS) | {"timestamp_tolerance"}
+    for key in tree:
+        if key not in known:
+            raise ConfigError(
+                key, "is not a setting wxserver knows", f"Use one of {sorted(known)}."
+            )
+    max_body = _integer(tree, "max_body_size", minimum=1024)
+    tolerance = _integer(tree, "timestamp_tolerance", minimum=0)
+    log_format = str(tree["log_format"])
+    if log_format not in ("text", "json"):
+        raise ConfigError(_label("log_format"), f"is {log_format!r}", "Use 'text' or 'json'.")
+    plugins = _string_list(tree, ("plugins",))
+    accounts_tree = tree["accounts"]
+    if not isinstance(accounts_tree, Mapping) or not accounts_tree:
+        raise ConfigError("accounts", "defines no account", "Add an [accounts.default] table.")
+    accounts = tuple(
+        _account(str(name), dict(raw), tolerance, plugins) for name, raw in accounts_tree.items()
+    )
+    paths = [account.path for account in accounts]
+    for path in paths:
+        if paths.count(path) > 1:
+            raise ConfigError(
+                "accounts", f"two accounts share the path {path}", "Give each its own."
+            )
+    return Settings(
+        env=str(tree["env"]),
+        bind=str(tree["bind"]),
+        max_body_size=max_body,
+        log_format=log_format,
+        load_entry_points=bool(tree["load_entry_points"]),
+        accounts=accounts,
+    )
+
+
+def _integer(tree: Mapping[str, Any], key: str, *, minimum: int, prefix: str = "") -> int:
+    value = tree[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            _label(prefix + key), f"must be a whole number of at least {minimum}, got {value!r}", ""
+        )
+    return value
+
+
+def _string_list(
+    tree: Mapping[str, Any], path: tuple[str, ...], prefix: str = ""
+) -> tuple[str, ...]:
+    value = tree[path[-1]]
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(_label(prefix + path[-1]), "must be a list of 'module:attr' strings", "")
+    return tuple(value)
+
+
+_ACCOUNT_KEYS = {
+    "path",
+    "token",
+    "app_id",
+    "app_secret",
+    "encoding_aes_key",
+    "previous_encoding_aes_key",
+    "mode",
+    "timestamp_tolerance",
+    "plugins",
+}
+
+
+def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str, ...]) -> Account:
+    prefix = f"accounts.{name}."
+    if not _NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"accounts.{name}", "is not a valid account name", "Use lowercase letters and digits."
+        )
+    for key in raw:
+        if key not in _ACCOUNT_KEYS:
+            raise ConfigError(
+                prefix + key, "is not an account setting", f"Use {sorted(_ACCOUNT_KEYS)}."
+            )
+    raw.setdefault("timestamp_tolerance", tolerance)
+    raw.setdefault("plugins", list(plugins))
+    texts = {
+        key: str(raw.get(key) or "")
+        for key in ("path", "token", "app_id", "app_secret", "mode", "encoding_aes_key")
+    }
+    texts["previous_encoding_aes_key"] = str(raw.get("previous_encoding_aes_key") or "")
+    path = texts["path"] or "/wechat"
+    if not _PATH_RE.fullmatch(path):
+        raise ConfigError(
+            _label(prefix + "path"), f"is {path!r}", "Use a URL path such as /wechat."
+        )
+    if not _TOKEN_RE.fullmatch(texts["token"]):
+        raise ConfigError(
+            _label(prefix + "token"),
+            f"must be 3 to 32 letters or digits (it has {len(texts['token'])} characters)",
+            "Copy the Token from the MP console, 设置与开发 > 基本配置 > 服务器配置.",
+        )
+    try:
+        mode = Mode(texts["mode"] or Mode.PLAIN)
+    except ValueError:
+        raise ConfigError(
+            _label(prefix + "mode"), f"is {texts['mode']!r}", "Use plain, compat or secure."
+        ) from None
+    for key in ("encoding_aes_key", "previous_encoding_aes_key"):
+        if texts[key]:
+            try:
+                AesKey.from_encoding_aes_key(texts[key])
+            except IllegalAesKeyError as exc:
+                raise ConfigError(
+                    _label(prefix + key),
+                    str(exc).rstrip("."),
+                    "Copy the 43-character EncodingAESKey from the MP console.",
+                ) from None
+    if mode is not Mode.PLAIN and not texts["encoding_aes_key"]:
+        raise ConfigError(
+            _label(prefix + "encoding_aes_key"),
+            f"is required in {mode} mode",
+            "Copy the EncodingAESKey from the MP console, or set the mode to plain.",
+        )
+    if texts["encoding_aes_key"] and not texts["app_id"]:
+        raise ConfigError(
+            _label(prefix + "app_id"),
+            "is required to open encrypted messages",
+            "Copy the AppID (开发者ID) from the MP console.",
+        )
+    return Account(
+        name=name,
+        path=path,
+        token=Secret(texts["token"]),
+        app_id=texts["app_id"],
+        app_secret=Secret(texts["app_secret"]),
+        encoding_aes_key=Secret(texts["encoding_aes_key"]),
+        previous_encoding_aes_key=Secret(texts["previous_encoding_aes_key"]),
+        mode=mode,
+        timestamp_tolerance=_integer(raw, "timestamp_tolerance", minimum=0, prefix=prefix),
+        plugins=_string_list(raw, ("plugins",), prefix),
+    )

@@ -1,0 +1,52 @@
+"""An in-process store: one dict per process, guarded by a lock for threaded workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class MemoryStore:
+    """Keeps values in this process only; each gunicorn worker has its own."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, bytes | int]] = {}
+
+    def _live(self, key: str, now: float) -> bytes | int | None:
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= now:
+            del self._values[key]
+            return None
+        return value
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._live(key, self._clock())
+        if isinstance(value, int):
+            return str(value).encode()
+        return value
+
+    def set(self, key: str, value: bytes, *, ttl: float) -> None:
+        with self._lock:
+            self._values[key] = (self._clock() + ttl, value)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+    def incr(self, key: str, *, ttl: float) -> int:
+        with self._lock:
+            now = self._clock()
+            current = self._live(key, now)
+            if current is None:
+                self._values[key] = (now + ttl, 1)
+                return 1
+            count = (int(current) if isinstance(current, bytes) else current) + 1
+            self._values[key] = (self._values[key][0], count)
+            return count

@@ -1,0 +1,107 @@
+"""The callback URL of each account: GET handshake and POSTed messages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from wxserver.endpoint import TEXT, AccountEndpoint, Outcome
+from wxserver.errors import BodyTooLargeError, ProtocolError
+from wxserver.views.errors import protocol_error_response
+
+log = logging.getLogger("wxserver.request")
+
+blueprint = Blueprint("callback", __name__)
+
+
+@blueprint.record
+def _add_account_rules(setup: BlueprintSetupState) -> None:
+    # One rule per configured account, each on its own path.
+    for name, endpoint in setup.app.extensions["wxserver"].endpoints.items():
+        setup.add_url_rule(
+            endpoint.account.path,
+            endpoint=f"account_{name}",
+            view_func=callback,
+            methods=["GET", "POST"],
+            defaults={"account": name},
+        )
+
+
+def _raw_echostr() -> bytes | None:
+    # echostr goes back byte for byte, so it is taken from the raw query string, where
+    # request.args would have decoded it as UTF-8 and replaced what does not decode.
+    for key, value in parse_qsl(request.query_string.decode("latin-1"), encoding="latin-1"):
+        if key == "echostr":
+            return value.encode("latin-1")
+    return None
+
+
+def _read_body() -> bytes:
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    too_large = BodyTooLargeError(f"the body is larger than {limit} bytes (WX_MAX_BODY_SIZE)")
+    if request.content_length is not None:
+        try:
+            return request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            raise too_large from None
+    # A chunked body: werkzeug would silently stop at the limit and hand over a truncated body,
+    # so read one byte past it from the server's terminated stream to tell "exactly at" from "over".
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""
+    stream = request.environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(parts)
+
+
+def callback(account: str) -> Response:
+    """Answer WeChat for ``account``."""
+    started = time.perf_counter()
+    endpoint: AccountEndpoint = current_app.extensions["wxserver"].endpoints[account]
+    query = request.args.to_dict()
+    try:
+        if request.method == "GET":
+            outcome = Outcome(endpoint.handshake(query, _raw_echostr()), TEXT, outcome="handshake")
+        else:
+            outcome = endpoint.receive(query, _read_body)
+    except ProtocolError as exc:
+        response = protocol_error_response(exc)
+        _log(account, Outcome(b"", TEXT, outcome=type(exc).__name__), response.status_code, started)
+        return response
+    response = Response(outcome.body, status=200, content_type=outcome.content_type)
+    _log(account, outcome, 200, started)
+    return response
+
+
+def _log(account: str, outcome: Outcome, status: int, started: float) -> None:
+    duration_ms = (time.perf_counter() - started) * 1000
+    fields = {
+        "account": account,
+        "method": request.method,
+        "mode": outcome.mode,
+        "type": outcome.msg_type,
+        "event": outcome.event,
+        "msg_id": outcome.msg_id,
+        "handler": outcome.handler,
+        "outcome": outcome.outcome,
+        "status": status,
+        "duration_ms": round(duration_ms, 2),
+    }
+    log.info(
+        " ".join(f"{key}=%s" for key in fields),
+        *fields.values(),
+        extra={"fields": fields},
+    )
