@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from wxserver.store.base import LockTimeout
 
 
 class MemoryStore:
@@ -12,8 +15,9 @@ class MemoryStore:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._lock = threading.Lock()
+        self._guard = threading.Lock()
         self._values: dict[str, tuple[float, bytes | int]] = {}
+        self._locks: dict[str, threading.Lock] = {}
 
     def _live(self, key: str, now: float) -> bytes | int | None:
         entry = self._values.get(key)
@@ -26,22 +30,30 @@ class MemoryStore:
         return value
 
     def get(self, key: str) -> bytes | None:
-        with self._lock:
+        with self._guard:
             value = self._live(key, self._clock())
         if isinstance(value, int):
             return str(value).encode()
         return value
 
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
-        with self._lock:
+        with self._guard:
             self._values[key] = (self._clock() + ttl, value)
 
+    def add(self, key: str, value: bytes, *, ttl: float) -> bool:
+        with self._guard:
+            now = self._clock()
+            if self._live(key, now) is not None:
+                return False
+            self._values[key] = (now + ttl, value)
+            return True
+
     def delete(self, key: str) -> None:
-        with self._lock:
+        with self._guard:
             self._values.pop(key, None)
 
     def incr(self, key: str, *, ttl: float) -> int:
-        with self._lock:
+        with self._guard:
             now = self._clock()
             current = self._live(key, now)
             if current is None:
@@ -50,3 +62,15 @@ class MemoryStore:
             count = (int(current) if isinstance(current, bytes) else current) + 1
             self._values[key] = (self._values[key][0], count)
             return count
+
+    @contextmanager
+    def lock(self, name: str, *, timeout: float, wait: float) -> Iterator[None]:
+        # One process only: a holder that hangs is not freed after ``timeout`` here.
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        if not lock.acquire(timeout=wait):
+            raise LockTimeout(f"lock {name!r} not acquired within {wait} s")
+        try:
+            yield
+        finally:
+            lock.release()
