@@ -13,7 +13,18 @@ import pytest
 import wxserver
 
 PACKAGE = Path(wxserver.__file__).parent
-PROTOCOL = ["signature", "crypto", "parsing", "events", "messages", "replies", "routing", "errors"]
+PROTOCOL = [
+    "signature",
+    "crypto",
+    "parsing",
+    "fields",
+    "builders",
+    "events",
+    "messages",
+    "replies",
+    "routing",
+    "errors",
+]
 SERVICES = ["settings", "plugins", "endpoint", "context", "store"]
 
 

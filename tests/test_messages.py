@@ -11,13 +11,17 @@ from typing import Any
 
 import pytest
 
-from wxserver.messages import (
+from wxserver.builders import (
     MESSAGE_TYPES,
+)
+from wxserver.events import (
     ClickEvent,
-    EventMessage,
-    Message,
     PicEvent,
     SubscribeMsgItem,
+)
+from wxserver.messages import (
+    EventMessage,
+    Message,
     TextMessage,
     UnknownMessage,
 )

@@ -8,44 +8,48 @@ from typing import Any
 import pytest
 
 from wxserver import parsing
-from wxserver.errors import XmlError
-from wxserver.events import EVENT_BUILDERS
-from wxserver.messages import (
+from wxserver.builders import (
+    EVENT_BUILDERS,
     MESSAGE_TYPES,
+)
+from wxserver.errors import XmlError
+from wxserver.events import (
     ArticleUrl,
     CardEvent,
     ClickEvent,
     CopyrightCheckItem,
-    EventMessage,
-    ImageMessage,
     KfSessionEvent,
-    LinkMessage,
     LocationEvent,
-    LocationMessage,
     LocationSelectEvent,
     MassSendJobFinishEvent,
-    Message,
-    NormalMessage,
     PicEvent,
     PublishJobFinishEvent,
     ScanCodeEvent,
     ScanEvent,
-    ShortVideoMessage,
     SubscribeEvent,
     SubscribeMsgChangeEvent,
     SubscribeMsgItem,
     SubscribeMsgPopupEvent,
     SubscribeMsgSentEvent,
     TemplateSendJobFinishEvent,
-    TextMessage,
-    UnknownEvent,
-    UnknownMessage,
     UnsubscribeEvent,
     VerificationEvent,
     VerificationFailEvent,
-    VideoMessage,
     ViewEvent,
     ViewMiniprogramEvent,
+)
+from wxserver.messages import (
+    EventMessage,
+    ImageMessage,
+    LinkMessage,
+    LocationMessage,
+    Message,
+    NormalMessage,
+    ShortVideoMessage,
+    TextMessage,
+    UnknownEvent,
+    UnknownMessage,
+    VideoMessage,
     VoiceMessage,
 )
 from wxserver.parsing import message_from_fields, parse_message, parse_xml

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from wxserver.errors import HandlerError
-from wxserver.messages import EventMessage, Message, TextMessage
+from wxserver.messages import (
+    EventMessage,
+    Message,
+    TextMessage,
+)
 from wxserver.parsing import parse_message
 from wxserver.replies import NO_REPLY, ImageReply, TextReply
 from wxserver.routing import HandlerSet, Router, as_reply

@@ -12,24 +12,26 @@ from wxserver.errors import (
     WxServerError,
     XmlError,
 )
-from wxserver.messages import (
+from wxserver.events import (
     ClickEvent,
+    LocationEvent,
+    ScanEvent,
+    SubscribeEvent,
+    UnsubscribeEvent,
+    ViewEvent,
+)
+from wxserver.messages import (
     EventMessage,
     ImageMessage,
     LinkMessage,
-    LocationEvent,
     LocationMessage,
     Message,
     NormalMessage,
-    ScanEvent,
     ShortVideoMessage,
-    SubscribeEvent,
     TextMessage,
     UnknownEvent,
     UnknownMessage,
-    UnsubscribeEvent,
     VideoMessage,
-    ViewEvent,
     VoiceMessage,
 )
 from wxserver.replies import (

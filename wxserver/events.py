@@ -1,251 +1,273 @@
-"""How each event (B3) is read from the fields of a callback body into its class.
+"""Typed events (``MsgType`` ``event``, PROTOCOL B3): one frozen dataclass per kind of event.
 
-One builder per event class, kept apart from :mod:`wxserver.parsing` (which owns the XML, the
-typed field reader and the dispatch) so that each module keeps to one idea.
-``EVENT_BUILDERS`` maps each class to its builder; the parser's lookup table comes from it and the
-lowercase names each class declares in ``event_names``.
+Each class names the ``Event`` values it stands for in ``event_names`` (lowercase; matched
+case-insensitively), so the parser's lookup table is built from the classes themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import ClassVar
 
-from wxserver.messages import (
-    ArticleUrl,
-    CardEvent,
-    ClickEvent,
-    CopyrightCheckItem,
-    EventMessage,
-    KfSessionEvent,
-    LocationEvent,
-    LocationSelectEvent,
-    MassSendJobFinishEvent,
-    PicEvent,
-    PublishJobFinishEvent,
-    ScanCodeEvent,
-    ScanEvent,
-    SubscribeEvent,
-    SubscribeMsgChangeEvent,
-    SubscribeMsgItem,
-    SubscribeMsgPopupEvent,
-    SubscribeMsgSentEvent,
-    TemplateSendJobFinishEvent,
-    UnsubscribeEvent,
-    VerificationEvent,
-    VerificationFailEvent,
-    ViewEvent,
-    ViewMiniprogramEvent,
-)
-
-if TYPE_CHECKING:
-    # Only for annotations: the parser imports this module, so a runtime import would be a cycle.
-    from wxserver.parsing import EventHead, FieldReader
+from wxserver.messages import EventMessage
 
 
-def _subscribe(f: FieldReader, h: EventHead) -> EventMessage:
-    key = h["event_key"] or ""
-    scene = key.removeprefix("qrscene_") if key.startswith("qrscene_") else None
-    return SubscribeEvent(**h, ticket=f.opt_text("Ticket"), scene=scene)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeEvent(EventMessage):
+    """A user followed the account; ``scene`` is the QR scene without ``qrscene_``, else None."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"subscribe"})
+    ticket: str | None = None
+    scene: str | None = None
 
 
-def _unsubscribe(_f: FieldReader, h: EventHead) -> EventMessage:
-    return UnsubscribeEvent(**h)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsubscribeEvent(EventMessage):
+    """A user unfollowed the account; no reply is shown."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"unsubscribe"})
 
 
-def _scan(f: FieldReader, h: EventHead) -> EventMessage:
-    return ScanEvent(**h, ticket=f.opt_text("Ticket"), scene=h["event_key"])
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanEvent(EventMessage):
+    """A follower scanned a parametric QR code; ``scene`` is ``EventKey`` as sent."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"scan"})
+    ticket: str | None = None
+    scene: str | None = None
 
 
-def _location_event(f: FieldReader, h: EventHead) -> EventMessage:
-    return LocationEvent(
-        **h,
-        latitude=f.number("Latitude"),
-        longitude=f.number("Longitude"),
-        precision=f.number("Precision"),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocationEvent(EventMessage):
+    """The user's position, reported on entering the chat or every 5 seconds."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"location"})
+    latitude: float
+    longitude: float
+    precision: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClickEvent(EventMessage):
+    """A click menu item was tapped; ``event_key`` is its key."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"click"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewEvent(EventMessage):
+    """A link menu item was tapped; ``event_key`` is the URL, ``menu_id`` the personalised menu."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"view"})
+    menu_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanCodeEvent(EventMessage):
+    """A scan-code menu item returned a result."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"scancode_push", "scancode_waitmsg"})
+    scan_type: str
+    scan_result: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PicEvent(EventMessage):
+    """A photo menu item was used; the pictures themselves also arrive as image messages."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset(
+        {"pic_sysphoto", "pic_photo_or_album", "pic_weixin"}
     )
+    count: int
+    pic_md5_sums: tuple[str, ...] = ()
 
 
-def _click(_f: FieldReader, h: EventHead) -> EventMessage:
-    return ClickEvent(**h)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocationSelectEvent(EventMessage):
+    """A location-picker menu item returned a place."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"location_select"})
+    location_x: float
+    location_y: float
+    scale: int
+    label: str
+    poiname: str | None = None
 
 
-def _view(f: FieldReader, h: EventHead) -> EventMessage:
-    return ViewEvent(**h, menu_id=f.opt_text("MenuId"))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewMiniprogramEvent(EventMessage):
+    """A mini-program menu item was tapped; ``event_key`` is the page path."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"view_miniprogram"})
+    menu_id: str | None = None
 
 
-def _scan_code(f: FieldReader, h: EventHead) -> EventMessage:
-    info = f.child("ScanCodeInfo")
-    return ScanCodeEvent(**h, scan_type=info.text("ScanType"), scan_result=info.text("ScanResult"))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateSendJobFinishEvent(EventMessage):
+    """A template message was delivered or failed (``MsgID`` on the wire)."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"templatesendjobfinish"})
+    msg_id: int
+    status: str
 
 
-def _pic(f: FieldReader, h: EventHead) -> EventMessage:
-    info = f.child("SendPicsInfo")
-    sums = tuple(item.text("PicMd5Sum") for item in info.child("PicList").children("item"))
-    return PicEvent(**h, count=info.integer("Count"), pic_md5_sums=sums)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleUrl:
+    """The URL of one article of a mass send or a publication; ``idx`` counts from 1."""
+
+    idx: int
+    url: str
 
 
-def _location_select(f: FieldReader, h: EventHead) -> EventMessage:
-    info = f.child("SendLocationInfo")
-    return LocationSelectEvent(
-        **h,
-        location_x=info.number("Location_X"),
-        location_y=info.number("Location_Y"),
-        scale=info.integer("Scale"),
-        label=info.text("Label"),
-        poiname=info.opt_text("Poiname"),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopyrightCheckItem:
+    """The originality check of one article of a mass send."""
+
+    article_idx: int
+    user_declare_state: int | None = None
+    audit_state: int | None = None
+    original_article_url: str | None = None
+    original_article_type: int | None = None
+    can_reprint: int | None = None
+    need_replace_content: int | None = None
+    need_show_reprint_source: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MassSendJobFinishEvent(EventMessage):
+    """A mass send finished; counts, the copyright check and the article URLs."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"masssendjobfinish"})
+    msg_id: int
+    status: str
+    total_count: int | None = None
+    filter_count: int | None = None
+    sent_count: int | None = None
+    error_count: int | None = None
+    copyright_check_state: int | None = None
+    copyright_check_results: tuple[CopyrightCheckItem, ...] = ()
+    article_urls: tuple[ArticleUrl, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishJobFinishEvent(EventMessage):
+    """A publication finished; ``publish_status`` 0 is success, 1..6 the documented failures."""
+
+    # The documentation also shows FREEPUBLISHJOBFINISH; the platform sends PUBLISHJOBFINISH.
+    event_names: ClassVar[frozenset[str]] = frozenset({"publishjobfinish", "freepublishjobfinish"})
+    publish_id: str
+    publish_status: int
+    article_id: str | None = None
+    article_urls: tuple[ArticleUrl, ...] = ()
+    fail_idx: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeMsgItem:
+    """One template of a subscription-message event; which fields are set depends on the event."""
+
+    template_id: str | None = None
+    subscribe_status: str | None = None
+    popup_scene: int | None = None
+    msg_id: int | None = None
+    error_code: int | None = None
+    error_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeMsgPopupEvent(EventMessage):
+    """The user answered the subscription pop-up: accept or reject per template."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"subscribe_msg_popup_event"})
+    items: tuple[SubscribeMsgItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeMsgChangeEvent(EventMessage):
+    """The user changed a subscription in the settings (in practice always a reject)."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"subscribe_msg_change_event"})
+    items: tuple[SubscribeMsgItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeMsgSentEvent(EventMessage):
+    """The delivery result of subscription messages."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"subscribe_msg_sent_event"})
+    items: tuple[SubscribeMsgItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationEvent(EventMessage):
+    """A qualification or naming verification passed, or one is due: ``expired_time`` is when."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset(
+        {"qualification_verify_success", "naming_verify_success", "annual_renew", "verify_expired"}
     )
+    expired_time: int | None = None
 
 
-def _view_miniprogram(f: FieldReader, h: EventHead) -> EventMessage:
-    return ViewMiniprogramEvent(**h, menu_id=f.opt_text("MenuId"))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationFailEvent(EventMessage):
+    """A qualification or naming verification failed."""
 
-
-def _template_finish(f: FieldReader, h: EventHead) -> EventMessage:
-    return TemplateSendJobFinishEvent(**h, msg_id=f.integer("MsgID"), status=f.text("Status"))
-
-
-def _article_urls(items: list[FieldReader], idx: str, url: str) -> tuple[ArticleUrl, ...]:
-    return tuple(ArticleUrl(idx=item.integer(idx), url=item.text(url)) for item in items)
-
-
-def _mass_finish(f: FieldReader, h: EventHead) -> EventMessage:
-    check = f.child("CopyrightCheckResult")
-    results = tuple(
-        CopyrightCheckItem(
-            article_idx=item.integer("ArticleIdx"),
-            user_declare_state=item.opt_int("UserDeclareState"),
-            audit_state=item.opt_int("AuditState"),
-            original_article_url=item.opt_text("OriginalArticleUrl"),
-            original_article_type=item.opt_int("OriginalArticleType"),
-            can_reprint=item.opt_int("CanReprint"),
-            need_replace_content=item.opt_int("NeedReplaceContent"),
-            need_show_reprint_source=item.opt_int("NeedShowReprintSource"),
-        )
-        for item in check.child("ResultList").children("item")
+    event_names: ClassVar[frozenset[str]] = frozenset(
+        {"qualification_verify_fail", "naming_verify_fail"}
     )
-    urls = f.child("ArticleUrlResult").child("ResultList").children("item")
-    return MassSendJobFinishEvent(
-        **h,
-        msg_id=f.integer("MsgID"),
-        status=f.text("Status"),
-        total_count=f.opt_int("TotalCount"),
-        filter_count=f.opt_int("FilterCount"),
-        sent_count=f.opt_int("SentCount"),
-        error_count=f.opt_int("ErrorCount"),
-        copyright_check_state=check.opt_int("CheckState"),
-        copyright_check_results=results,
-        article_urls=_article_urls(urls, "ArticleIdx", "ArticleUrl"),
+    fail_time: int | None = None
+    fail_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KfSessionEvent(EventMessage):
+    """A customer-service session was created, closed or switched to another agent."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset(
+        {"kf_create_session", "kf_close_session", "kf_switch_session"}
     )
+    kf_account: str | None = None
+    from_kf_account: str | None = None
+    to_kf_account: str | None = None
 
 
-def _publish_finish(f: FieldReader, h: EventHead) -> EventMessage:
-    info = f.child("PublishEventInfo")
-    urls = info.child("article_detail").children("item")
-    return PublishJobFinishEvent(
-        **h,
-        publish_id=info.text("publish_id", empty=False),
-        publish_status=info.integer("publish_status"),
-        article_id=info.opt_text("article_id"),
-        article_urls=_article_urls(urls, "idx", "article_url"),
-        fail_idx=info.integers("fail_idx"),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardEvent(EventMessage):
+    """Any card or coupon (卡券) event; fields beyond these are in ``raw``."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset(
+        {
+            "card_pass_check",
+            "card_not_pass_check",
+            "user_get_card",
+            "user_gifting_card",
+            "user_del_card",
+            "user_consume_card",
+            "user_pay_from_pay_cell",
+            "user_view_card",
+            "user_enter_session_from_card",
+            "update_member_card",
+            "card_sku_remind",
+            "card_pay_order",
+            "submit_membercard_user_info",
+        }
     )
-
-
-def _subscribe_msg_items(f: FieldReader, *wrappers: str) -> tuple[SubscribeMsgItem, ...]:
-    # The first wrapper present wins: the change event's documented sample uses the Popup one.
-    wrapper = next((name for name in wrappers if f.has(name)), wrappers[0])
-    return tuple(
-        SubscribeMsgItem(
-            template_id=item.opt_text("TemplateId"),
-            subscribe_status=item.opt_text("SubscribeStatusString"),
-            popup_scene=item.opt_int("PopupScene"),
-            msg_id=item.opt_int("MsgID"),
-            error_code=item.opt_int("ErrorCode"),
-            error_status=item.opt_text("ErrorStatus"),
-        )
-        for item in f.child(wrapper).children("List")
-    )
-
-
-def _subscribe_msg_popup(f: FieldReader, h: EventHead) -> EventMessage:
-    items = _subscribe_msg_items(f, "SubscribeMsgPopupEvent")
-    return SubscribeMsgPopupEvent(**h, items=items)
-
-
-def _subscribe_msg_change(f: FieldReader, h: EventHead) -> EventMessage:
-    items = _subscribe_msg_items(f, "SubscribeMsgChangeEvent", "SubscribeMsgPopupEvent")
-    return SubscribeMsgChangeEvent(**h, items=items)
-
-
-def _subscribe_msg_sent(f: FieldReader, h: EventHead) -> EventMessage:
-    items = _subscribe_msg_items(f, "SubscribeMsgSentEvent")
-    return SubscribeMsgSentEvent(**h, items=items)
-
-
-def _verification(f: FieldReader, h: EventHead) -> EventMessage:
-    return VerificationEvent(**h, expired_time=f.opt_int("ExpiredTime"))
-
-
-def _verification_fail(f: FieldReader, h: EventHead) -> EventMessage:
-    return VerificationFailEvent(
-        **h, fail_time=f.opt_int("FailTime"), fail_reason=f.opt_text("FailReason")
-    )
-
-
-def _kf_session(f: FieldReader, h: EventHead) -> EventMessage:
-    return KfSessionEvent(
-        **h,
-        kf_account=f.opt_text("KfAccount"),
-        from_kf_account=f.opt_text("FromKfAccount"),
-        to_kf_account=f.opt_text("ToKfAccount"),
-    )
-
-
-def _card(f: FieldReader, h: EventHead) -> EventMessage:
-    return CardEvent(
-        **h,
-        card_id=f.opt_text("CardId"),
-        user_card_code=f.opt_text("UserCardCode"),
-        old_user_card_code=f.opt_text("OldUserCardCode"),
-        refuse_reason=f.opt_text("RefuseReason"),
-        is_give_by_friend=f.opt_flag("IsGiveByFriend"),
-        friend_user_name=f.opt_text("FriendUserName"),
-        outer_id=f.opt_int("OuterId"),
-        outer_str=f.opt_text("OuterStr"),
-        is_restore_member_card=f.opt_flag("IsRestoreMemberCard"),
-        union_id=f.opt_text("UnionId"),
-        consume_source=f.opt_text("ConsumeSource"),
-        location_name=f.opt_text("LocationName"),
-        staff_open_id=f.opt_text("StaffOpenId"),
-        trans_id=f.opt_text("TransId"),
-        fee=f.opt_int("Fee"),
-        original_fee=f.opt_int("OriginalFee"),
-        modify_bonus=f.opt_int("ModifyBonus"),
-        modify_balance=f.opt_int("ModifyBalance"),
-        detail=f.opt_text("Detail"),
-    )
-
-
-EVENT_BUILDERS: dict[type[EventMessage], Callable[[FieldReader, EventHead], EventMessage]] = {
-    SubscribeEvent: _subscribe,
-    UnsubscribeEvent: _unsubscribe,
-    ScanEvent: _scan,
-    LocationEvent: _location_event,
-    ClickEvent: _click,
-    ViewEvent: _view,
-    ScanCodeEvent: _scan_code,
-    PicEvent: _pic,
-    LocationSelectEvent: _location_select,
-    ViewMiniprogramEvent: _view_miniprogram,
-    TemplateSendJobFinishEvent: _template_finish,
-    MassSendJobFinishEvent: _mass_finish,
-    PublishJobFinishEvent: _publish_finish,
-    SubscribeMsgPopupEvent: _subscribe_msg_popup,
-    SubscribeMsgChangeEvent: _subscribe_msg_change,
-    SubscribeMsgSentEvent: _subscribe_msg_sent,
-    VerificationEvent: _verification,
-    VerificationFailEvent: _verification_fail,
-    KfSessionEvent: _kf_session,
-    CardEvent: _card,
-}
+    card_id: str | None = None
+    user_card_code: str | None = None
+    old_user_card_code: str | None = None
+    refuse_reason: str | None = None
+    is_give_by_friend: bool | None = None
+    friend_user_name: str | None = None
+    outer_id: int | None = None
+    outer_str: str | None = None
+    is_restore_member_card: bool | None = None
+    union_id: str | None = None
+    consume_source: str | None = None
+    location_name: str | None = None
+    staff_open_id: str | None = None
+    trans_id: str | None = None
+    fee: int | None = None
+    original_fee: int | None = None
+    modify_bonus: int | None = None
+    modify_balance: int | None = None
+    detail: str | None = None

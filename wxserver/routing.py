@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from wxserver.errors import HandlerError
-from wxserver.messages import EventMessage, Message, ScanEvent, SubscribeEvent, TextMessage
+from wxserver.events import (
+    ScanEvent,
+    SubscribeEvent,
+)
+from wxserver.messages import (
+    EventMessage,
+    Message,
+    TextMessage,
+)
 from wxserver.replies import NO_REPLY, NoReply, Reply, TextReply
 
 Handler = Callable[..., Any]

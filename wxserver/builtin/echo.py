@@ -8,7 +8,13 @@ or a test can tell whether a retry ran it twice.
 from __future__ import annotations
 
 from wxserver.context import current_context
-from wxserver.messages import EventMessage, Message, TextMessage, UnknownEvent, UnknownMessage
+from wxserver.messages import (
+    EventMessage,
+    Message,
+    TextMessage,
+    UnknownEvent,
+    UnknownMessage,
+)
 from wxserver.replies import NO_REPLY, NoReply
 from wxserver.routing import HandlerSet
 
