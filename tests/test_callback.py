@@ -378,5 +378,20 @@ def test_callback_logs_one_line_per_request(
     assert "outcome=reply" in lines[0]
     assert "duration_ms=" in lines[0]
     assert "event=CLICK" in lines[1]
+    assert "event_key=MENU_A" in lines[1]
     for line in lines:
         assert TOKEN not in line
+
+
+def test_callback_refusal_is_logged_with_its_reason(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = sign_handshake(account_of(app), "1")
+    query["signature"] = "0" * 40
+    with caplog.at_level(logging.INFO, logger="wxserver.request"):
+        app.test_client().get(PATH, query_string=query)
+    (record,) = [r for r in caplog.records if r.name == "wxserver.request"]
+    assert record.levelno == logging.WARNING
+    assert "status=403" in record.getMessage()
+    assert "outcome=SignatureError" in record.getMessage()
+    assert "reason='" in record.getMessage()

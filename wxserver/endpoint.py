@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from wxserver import signature
 from wxserver.context import HandlerContext, handler_context
@@ -47,10 +47,11 @@ class Outcome:
     mode: str = "-"
     msg_type: str = "-"
     event: str = "-"
+    event_key: str = "-"
     msg_id: str = "-"
     handler: str = "-"
     outcome: str = "-"
-    extra: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
 
 
 def _require(query: Mapping[str, str], *names: str) -> list[str]:
@@ -156,6 +157,7 @@ class AccountEndpoint:
         outcome = Outcome(SUCCESS, TEXT, mode=mode, msg_type=message.msg_type)
         if isinstance(message, EventMessage):
             outcome.event = message.event
+            outcome.event_key = message.event_key or "-"
         if isinstance(message, NormalMessage) and message.msg_id is not None:
             outcome.msg_id = str(message.msg_id)
         context = HandlerContext(account=self.account, message=message, store=self.store)

@@ -79,7 +79,8 @@ def callback(account: str) -> Response:
             outcome = endpoint.receive(query, _read_body)
     except ProtocolError as exc:
         response = protocol_error_response(exc)
-        _log(account, Outcome(b"", TEXT, outcome=type(exc).__name__), response.status_code, started)
+        refused = Outcome(b"", TEXT, outcome=type(exc).__name__, reason=str(exc))
+        _log(account, refused, response.status_code, started)
         return response
     response = Response(outcome.body, status=200, content_type=outcome.content_type)
     _log(account, outcome, 200, started)
@@ -94,14 +95,21 @@ def _log(account: str, outcome: Outcome, status: int, started: float) -> None:
         "mode": outcome.mode,
         "type": outcome.msg_type,
         "event": outcome.event,
+        "event_key": outcome.event_key,
         "msg_id": outcome.msg_id,
         "handler": outcome.handler,
         "outcome": outcome.outcome,
         "status": status,
         "duration_ms": round(duration_ms, 2),
     }
-    log.info(
-        " ".join(f"{key}=%s" for key in fields),
+    text = " ".join(f"{key}=%s" for key in fields)
+    if outcome.reason:
+        # The sentence goes last and quoted: it is the one field with spaces in it.
+        fields["reason"] = outcome.reason
+        text += " reason=%r"
+    log.log(
+        logging.WARNING if status >= 400 else logging.INFO,
+        text,
         *fields.values(),
         extra={"fields": fields},
     )
