@@ -1,0 +1,50 @@
+"""Log set-up: plain text by default, JSON lines on request, one handler however often built."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tests.support import AppFactory, config_with
+from wxserver.logs import JsonFormatter, configure_logging
+from wxserver.testing import WeChatTestClient
+
+
+def test_logs_json_formatter_merges_fields() -> None:
+    record = logging.LogRecord("wxserver.request", logging.INFO, __file__, 1, "x=%s", ("1",), None)
+    record.fields = {"account": "default", "status": 200}
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "x=1"
+    assert line["account"] == "default"
+    assert line["status"] == 200
+    assert line["level"] == "INFO"
+
+
+def test_logs_configure_is_idempotent() -> None:
+    configure_logging("text")
+    configure_logging("json")
+    handlers = [h for h in logging.getLogger("wxserver").handlers if h.get_name() == "wxserver"]
+    assert len(handlers) == 1
+    assert isinstance(handlers[0].formatter, JsonFormatter)
+    configure_logging("text")
+
+
+def test_logs_json_request_line_is_one_object(
+    make_app: AppFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_with()
+    config["log_format"] = "json"
+    app = make_app(config)
+    try:
+        WeChatTestClient(app).send_text("json please")
+    finally:
+        configure_logging("text")
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    (request,) = [line for line in lines if line["logger"] == "wxserver.request"]
+    assert request["type"] == "text"
+    assert request["outcome"] == "reply"
+    assert request["handler"] == "echo.echo_text"
