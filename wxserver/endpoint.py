@@ -29,7 +29,7 @@ from wxserver.messages import EventMessage, Message, NormalMessage
 from wxserver.parsing import message_from_fields, parse_xml
 from wxserver.replies import SUCCESS, NoReply, render, render_envelope
 from wxserver.routing import Router
-from wxserver.settings import Account, Mode
+from wxserver.settings import Account, Kind, Mode
 from wxserver.store import Store
 
 log = logging.getLogger("wxserver.handler")
@@ -98,6 +98,14 @@ class AccountEndpoint:
                 "check the server's clock, or this is a replayed request"
             )
 
+    def _crypto(self) -> MessageCrypto:
+        if self.crypto is None:
+            raise ProtocolError(
+                f"an encrypted message reached account {self.account.name!r}, which has no "
+                "EncodingAESKey; set WX_ENCODING_AES_KEY"
+            )
+        return self.crypto
+
     def _verify(self, query: Mapping[str, str]) -> tuple[str, str]:
         sig, timestamp, nonce = _require(query, "signature", "timestamp", "nonce")
         signature.check(token=self._token, signature=sig, timestamp=timestamp, nonce=nonce)
@@ -107,7 +115,23 @@ class AccountEndpoint:
     # --- GET --------------------------------------------------------------------------------------
 
     def handshake(self, query: Mapping[str, str], echostr: bytes | None) -> bytes:
-        """Verify the handshake and return ``echostr`` byte for byte."""
+        """Verify the handshake and return ``echostr`` byte for byte.
+
+        WeCom encrypts echostr and signs it with msg_signature; the answer is its plaintext.
+        """
+        if self.account.kind is Kind.WECOM:
+            msg_signature, timestamp, nonce, encrypted = _require(
+                query, "msg_signature", "timestamp", "nonce", "echostr"
+            )
+            signature.check(
+                token=self._token,
+                signature=msg_signature,
+                timestamp=timestamp,
+                nonce=nonce,
+                encrypt=encrypted,
+            )
+            self._check_timestamp(timestamp)
+            return self._crypto().decrypt(encrypted).plaintext
         _require(query, "signature", "timestamp", "nonce", "echostr")
         self._verify(query)
         return echostr if echostr is not None else query["echostr"].encode()
@@ -115,20 +139,25 @@ class AccountEndpoint:
     # --- POST -------------------------------------------------------------------------------------
 
     def receive(self, query: Mapping[str, str], read_body: Callable[[], bytes]) -> Outcome:
-        """Answer one POSTed message; ``read_body`` is called only after the signature checks."""
-        timestamp, nonce = self._verify(query)
+        """Answer one POSTed message; ``read_body`` is called only after the signature checks.
+
+        WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
+        timestamp is the only check before the body is read.
+        """
+        wecom = self.account.kind is Kind.WECOM
+        if wecom:
+            _, timestamp, nonce = _require(query, "msg_signature", "timestamp", "nonce")
+            self._check_timestamp(timestamp)
+        else:
+            timestamp, nonce = self._verify(query)
         fields = parse_xml(read_body())
         encrypt = fields.get("Encrypt")
-        aes = query.get("encrypt_type", "").lower() == "aes" or encrypt is not None
+        aes = wecom or query.get("encrypt_type", "").lower() == "aes" or encrypt is not None
         sealer: tuple[MessageCrypto, int] | None = None
         if aes:
             if not isinstance(encrypt, str) or not encrypt:
-                raise XmlError("encrypt_type=aes but the body has no Encrypt element")
-            if self.crypto is None:
-                raise ProtocolError(
-                    f"an encrypted message reached account {self.account.name!r}, which has no "
-                    "EncodingAESKey; set WX_ENCODING_AES_KEY"
-                )
+                raise XmlError("the request is encrypted but the body has no Encrypt element")
+            crypto = self._crypto()
             (msg_signature,) = _require(query, "msg_signature")
             signature.check(
                 token=self._token,
@@ -137,8 +166,8 @@ class AccountEndpoint:
                 nonce=nonce,
                 encrypt=encrypt,
             )
-            decrypted = self.crypto.decrypt(encrypt)
-            sealer = (self.crypto, decrypted.key_index)
+            decrypted = crypto.decrypt(encrypt)
+            sealer = (crypto, decrypted.key_index)
             mode = "compat" if "MsgType" in fields else "secure"
             fields = parse_xml(decrypted.plaintext)
         elif self.account.mode is Mode.SECURE:

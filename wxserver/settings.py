@@ -54,6 +54,7 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
         "str",
     ),
     "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
+    "WX_KIND": (("accounts", DEFAULT_ACCOUNT, "kind"), "str"),
 }
 _ENV_NAME_OF = {".".join(path): name for name, (path, _) in ENVIRONMENT.items()}
 
@@ -68,6 +69,13 @@ class Mode(StrEnum):
     PLAIN = "plain"
     COMPAT = "compat"
     SECURE = "secure"
+
+
+class Kind(StrEnum):
+    """What sort of account calls the URL: an Official Account, or a WeCom (企业微信) app."""
+
+    MP = "mp"
+    WECOM = "wecom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,7 @@ class Account:
 
     name: str
     path: str
+    kind: Kind
     token: Secret
     app_id: str
     app_secret: Secret
@@ -279,6 +288,7 @@ def _string_list(
 
 _ACCOUNT_KEYS = {
     "path",
+    "kind",
     "token",
     "app_id",
     "app_secret",
@@ -305,7 +315,7 @@ def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str,
     raw.setdefault("plugins", list(plugins))
     texts = {
         key: str(raw.get(key) or "")
-        for key in ("path", "token", "app_id", "app_secret", "mode", "encoding_aes_key")
+        for key in ("path", "kind", "token", "app_id", "app_secret", "mode", "encoding_aes_key")
     }
     texts["previous_encoding_aes_key"] = str(raw.get("previous_encoding_aes_key") or "")
     path = texts["path"] or "/wechat"
@@ -318,6 +328,21 @@ def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str,
             _label(prefix + "token"),
             f"must be 3 to 32 letters or digits (it has {len(texts['token'])} characters)",
             "Copy the Token from the MP console, 设置与开发 > 基本配置 > 服务器配置.",
+        )
+    try:
+        kind = Kind(texts["kind"] or Kind.MP)
+    except ValueError:
+        raise ConfigError(
+            _label(prefix + "kind"), f"is {texts['kind']!r}", "Use mp or wecom."
+        ) from None
+    if kind is Kind.WECOM and texts["mode"] in ("", Mode.SECURE):
+        # WeCom has no plaintext mode: every callback is encrypted.
+        texts["mode"] = Mode.SECURE
+    elif kind is Kind.WECOM:
+        raise ConfigError(
+            _label(prefix + "mode"),
+            f"is {texts['mode']!r} but WeCom callbacks are always encrypted",
+            "Leave it unset or set it to secure.",
         )
     try:
         mode = Mode(texts["mode"] or Mode.PLAIN)
@@ -345,11 +370,12 @@ def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str,
         raise ConfigError(
             _label(prefix + "app_id"),
             "is required to open encrypted messages",
-            "Copy the AppID (开发者ID) from the MP console.",
+            "Copy the AppID (开发者ID) from the MP console (for WeCom: the CorpID).",
         )
     return Account(
         name=name,
         path=path,
+        kind=kind,
         token=Secret(texts["token"]),
         app_id=texts["app_id"],
         app_secret=Secret(texts["app_secret"]),

@@ -20,7 +20,7 @@ from wxserver.crypto import MessageCrypto
 from wxserver.errors import SignatureError, XmlError
 from wxserver.parsing import parse_xml
 from wxserver.replies import SUCCESS
-from wxserver.settings import Account, Mode
+from wxserver.settings import Account, Kind, Mode
 
 
 def _cdata(value: str) -> str:
@@ -101,11 +101,24 @@ def sign_request(
     timestamp: int | None = None,
     nonce: str | None = None,
 ) -> SignedRequest:
-    """Sign ``xml`` for ``account``; in compat/secure mode encrypt it first."""
+    """Sign ``xml`` for ``account``; in compat/secure mode encrypt it first.
+
+    For a WeCom account the body is always encrypted and only ``msg_signature`` is sent.
+    """
     mode = Mode(mode)
     token = account.token.reveal()
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or str(secrets.randbelow(10**10))
+    if account.kind is Kind.WECOM:
+        encrypt = MessageCrypto(account.encoding_aes_keys, account.app_id).encrypt(xml)
+        agent = _field(xml, "AgentID")
+        body = (
+            f"<xml><ToUserName>{_cdata(_field(xml, 'ToUserName'))}</ToUserName>"
+            f"<Encrypt>{_cdata(encrypt)}</Encrypt><AgentID>{_cdata(agent)}</AgentID></xml>"
+        )
+        query = {"msg_signature": signature.sign(token, ts, nonce, encrypt), "timestamp": ts}
+        query["nonce"] = nonce
+        return SignedRequest(query, body.encode())
     query = {
         "signature": signature.sign(token, ts, nonce),
         "timestamp": ts,
@@ -128,9 +141,21 @@ def sign_request(
 def sign_handshake(
     account: Account, echostr: str, *, timestamp: int | None = None
 ) -> dict[str, str]:
-    """The query string of the GET handshake the MP console sends when the URL is saved."""
+    """The query string of the GET handshake the MP console sends when the URL is saved.
+
+    WeCom encrypts echostr and signs it with msg_signature; the server answers the plaintext.
+    """
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = str(secrets.randbelow(10**10))
+    if account.kind is Kind.WECOM:
+        crypto = MessageCrypto(account.encoding_aes_keys, account.app_id)
+        encrypted = crypto.encrypt(echostr.encode())
+        return {
+            "msg_signature": signature.sign(account.token.reveal(), ts, nonce, encrypted),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": encrypted,
+        }
     return {
         "signature": signature.sign(account.token.reveal(), ts, nonce),
         "timestamp": ts,
