@@ -15,7 +15,7 @@ from wxserver.plugins import load_handler_sets
 from wxserver.routing import HandlerSet, Router
 from wxserver.settings import Settings, load_settings
 from wxserver.store import MemoryStore, Store
-from wxserver.views import callback, errors
+from wxserver.views import callback, errors, health
 
 EXTENSION = "wxserver"
 
@@ -53,6 +53,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.extensions[EXTENSION] = WxServer(settings=settings, store=store, endpoints=endpoints)
     app.register_blueprint(callback.blueprint)
+    app.register_blueprint(health.blueprint)
     errors.register(app)
     return app
 

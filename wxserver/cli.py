@@ -54,8 +54,8 @@ def main() -> None:
 @main.command()
 @click.option("--env", help="Configuration to use (config/<env>.toml); default: $WX_ENV.")
 @click.option("--bind", help="host:port to listen on; default: the 'bind' setting.")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-def run(env: str | None, bind: str | None, workers: int) -> None:
+@click.option("--workers", type=int, help="gunicorn worker processes; default: the config file's.")
+def run(env: str | None, bind: str | None, workers: int | None) -> None:
     """Serve with gunicorn, on the configured address."""
     if env:
         os.environ["WX_ENV"] = env
