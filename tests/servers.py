@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -52,8 +54,11 @@ class Server:
 def gunicorn(env: Mapping[str, str], *, workers: int = 2) -> Iterator[Server]:
     """Start ``gunicorn -c config/gunicorn.conf.py wsgi:app`` (the Procfile's command)."""
     port = free_port()
+    scratch = tempfile.mkdtemp(prefix="wxserver-gunicorn-")
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WX")},
+        # The embedded store every worker shares, in a folder of this server's own.
+        "WX_STORE_URL": f"sqlite:///{scratch}/store.db",
         **env,
         "WX_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
@@ -75,3 +80,4 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -22,6 +22,7 @@ PREVIOUS_AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 HERMETIC_ENV = {"WX_ENV": "test"}
 
 BASE_CONFIG: dict[str, Any] = {
+    "store_url": "memory://",
     "plugins": ["wxserver.builtin.echo:handlers"],
     "load_entry_points": False,
     "accounts": {

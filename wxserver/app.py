@@ -14,7 +14,7 @@ from wxserver.logs import configure_logging
 from wxserver.plugins import load_handler_sets
 from wxserver.routing import HandlerSet, Router
 from wxserver.settings import Settings, load_settings
-from wxserver.store import MemoryStore, Store
+from wxserver.store import Store, open_store
 from wxserver.views import callback, errors, health
 
 EXTENSION = "wxserver"
@@ -37,7 +37,7 @@ def create_app(
     """Build the WSGI app. ``config`` overrides every other layer (tests use it)."""
     settings = load_settings(os.environ if environ is None else environ, config)
     configure_logging(settings.log_format)
-    store: Store = MemoryStore()
+    store = open_store(settings.store_url.reveal())
     cache: dict[tuple[str, ...], list[HandlerSet]] = {}
     endpoints: dict[str, AccountEndpoint] = {}
     for account in settings.accounts:

@@ -1,4 +1,4 @@
-"""What a handler can reach while it answers a message: its account and the store.
+"""What a handler can reach while it answers a message: its account, the store, its user's session.
 
 Handlers are called with the message alone (no parameter counting), so the rest travels in a
 context variable set around each dispatch. It is per thread and per task, never global.
@@ -9,20 +9,43 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 
 from wxserver.messages import Message
+from wxserver.sessions import Session, SessionStore
 from wxserver.settings import Account
 from wxserver.store import Store
 
 
-@dataclass(frozen=True, slots=True)
 class HandlerContext:
-    """The account a message arrived for, the message, and the server's store."""
+    """The account a message arrived for, the message, the server's store and the user's session."""
 
-    account: Account
-    message: Message
-    store: Store
+    __slots__ = ("_session", "_sessions", "account", "message", "store")
+
+    def __init__(
+        self,
+        *,
+        account: Account,
+        message: Message,
+        store: Store,
+        sessions: SessionStore | None = None,
+    ) -> None:
+        self.account = account
+        self.message = message
+        self.store = store
+        self._sessions = sessions or SessionStore(store)
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The sending user's session: a dict kept between messages (read on first use)."""
+        if self._session is None:
+            self._session = self._sessions.load(self.account.name, self.message.from_user_name)
+        return self._session
+
+    def save_session(self) -> None:
+        """Write the session back if a handler read it and changed it."""
+        if self._session is not None:
+            self._sessions.save(self._session)
 
 
 _current: ContextVar[HandlerContext] = ContextVar("wxserver_handler_context")
@@ -38,9 +61,10 @@ def current_context() -> HandlerContext:
 
 @contextmanager
 def handler_context(context: HandlerContext) -> Iterator[HandlerContext]:
-    """Make ``context`` current for the duration of a dispatch."""
+    """Make ``context`` current for the duration of a dispatch, then save the session."""
     token = _current.set(context)
     try:
         yield context
     finally:
         _current.reset(token)
+    context.save_session()

@@ -29,6 +29,7 @@ from wxserver.messages import EventMessage, Message, NormalMessage
 from wxserver.parsing import message_from_fields, parse_xml
 from wxserver.replies import SUCCESS, NoReply, render, render_envelope
 from wxserver.routing import Router
+from wxserver.sessions import SessionStore
 from wxserver.settings import Account, Kind, Mode
 from wxserver.store import Store
 
@@ -78,6 +79,7 @@ class AccountEndpoint:
         self.account = account
         self.router = router
         self.store = store
+        self.sessions = SessionStore(store)
         self.clock = clock
         self._token = account.token.reveal()
         keys = account.encoding_aes_keys
@@ -189,7 +191,9 @@ class AccountEndpoint:
             outcome.event_key = message.event_key or "-"
         if isinstance(message, NormalMessage) and message.msg_id is not None:
             outcome.msg_id = str(message.msg_id)
-        context = HandlerContext(account=self.account, message=message, store=self.store)
+        context = HandlerContext(
+            account=self.account, message=message, store=self.store, sessions=self.sessions
+        )
         with handler_context(context):
             dispatched = self.router.dispatch(message)
         outcome.handler = dispatched.handler or "-"

@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "plugins": [],
     "load_entry_points": True,
     "log_format": "text",
+    # Shared by every gunicorn worker on this machine; redis://... for several machines.
+    "store_url": "sqlite:///instance/wxserver.db",
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
 }
 
@@ -44,6 +46,7 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_PLUGINS": (("plugins",), "list"),
     "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
     "WX_LOG_FORMAT": (("log_format",), "str"),
+    "WX_STORE_URL": (("store_url",), "str"),
     "WX_PATH": (("accounts", DEFAULT_ACCOUNT, "path"), "str"),
     "WX_TOKEN": (("accounts", DEFAULT_ACCOUNT, "token"), "str"),
     "WX_APPID": (("accounts", DEFAULT_ACCOUNT, "app_id"), "str"),
@@ -128,6 +131,7 @@ class Settings:
     bind: str
     max_body_size: int
     log_format: str
+    store_url: Secret
     load_entry_points: bool
     accounts: tuple[Account, ...]
 
@@ -261,6 +265,8 @@ def _validate(tree: dict[str, Any]) -> Settings:
         bind=str(tree["bind"]),
         max_body_size=max_body,
         log_format=log_format,
+        # A Redis URL may carry a password.
+        store_url=Secret(str(tree["store_url"])),
         load_entry_points=bool(tree["load_entry_points"]),
         accounts=accounts,
     )

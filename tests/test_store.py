@@ -1,0 +1,434 @@
+"""The Store contract, one suite over every backend: memory, SQLite and a real redis-server.
+
+The shared backends (SQLite, Redis) are also driven from several processes at once, as gunicorn
+workers use them. Children are forked, like gunicorn's workers, and open the store from its URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.redis_server import MISSING, redis_server
+from wxserver.errors import ConfigError
+from wxserver.store import LockTimeout, MemoryStore, Store, open_store
+from wxserver.store.redis import RedisStore
+from wxserver.store.sqlite import PURGE_EVERY, SqliteStore
+
+BACKENDS = ["memory", "sqlite", "redis"]
+SHARED = ["sqlite", "redis"]  # the backends shared across processes
+CONTEXT = multiprocessing.get_context("fork")
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """One redis-server for the module; each test starts on an empty database."""
+    if shutil.which("redis-server") is None:
+        pytest.fail(MISSING, pytrace=False)
+    with redis_server() as server:
+        yield server.url
+
+
+def _url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"  # four slashes: an absolute path
+    url: str = request.getfixturevalue("redis_url")
+    store = open_store(url)
+    assert isinstance(store, RedisStore)
+    store.client.flushdb()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _url(request, request.param, tmp_path)
+
+
+@pytest.fixture(params=SHARED)
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _url(request, request.param, tmp_path)
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    return open_store(store_url)
+
+
+@pytest.fixture
+def shared(shared_url: str) -> Store:
+    return open_store(shared_url)
+
+
+# --- children: module-level functions, each started in its own process -----------------------
+
+
+def _child(target: Callable[..., Any], start: Any, results: Any, index: int, *args: Any) -> None:
+    try:
+        start.wait(10)  # all children begin together, so they really contend
+        results.put((index, target(*args)))
+    except BaseException as error:  # report to the parent rather than die silently
+        results.put((index, error))
+
+
+def _in_processes(target: Callable[..., Any], *per_child: tuple[Any, ...]) -> list[Any]:
+    start, results = CONTEXT.Barrier(len(per_child)), CONTEXT.Queue()
+    children = [
+        CONTEXT.Process(target=_child, args=(target, start, results, i, *args))
+        for i, args in enumerate(per_child)
+    ]
+    try:
+        for child in children:
+            child.start()
+        collected = dict(results.get(timeout=30) for _ in children)
+    finally:
+        for child in children:
+            child.join(10)
+            if child.is_alive():
+                child.kill()
+    for value in collected.values():
+        if isinstance(value, BaseException):
+            raise value
+    return [collected[i] for i in range(len(children))]
+
+
+def _add_keys(url: str, me: int, keys: int) -> list[str]:
+    store = open_store(url)
+    return [f"k{n}" for n in range(keys) if store.add(f"k{n}", str(me).encode(), ttl=60)]
+
+
+def _incr_many(url: str, times: int) -> list[int]:
+    store = open_store(url)
+    return [store.incr("hits", ttl=60) for _ in range(times)]
+
+
+def _critical_section(url: str, rounds: int, workdir: Path, locked: bool) -> int:
+    """Read-sleep-write a counter file; count the times someone else was inside too."""
+    store = open_store(url)
+    marker, counter, overlaps = workdir / "inside", workdir / "counter", 0
+    for _ in range(rounds):
+        guard: AbstractContextManager[None] = (
+            store.lock("section", timeout=10, wait=10) if locked else nullcontext()
+        )
+        with guard:
+            try:
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                overlaps += 1
+            value = int(counter.read_text())
+            time.sleep(0.002)
+            staged = workdir / f"counter.{os.getpid()}"
+            staged.write_text(str(value + 1))
+            staged.replace(counter)  # atomic, so a reader never sees a half-written file
+            marker.unlink(missing_ok=True)
+    return overlaps
+
+
+def _hold_lock_forever(url: str, acquired: Any) -> None:
+    store = open_store(url)
+    before = time.time()  # the lease cannot end earlier than this plus its timeout
+    with store.lock("doomed", timeout=1.2, wait=1):
+        acquired.put(before)
+        time.sleep(60)
+
+
+# --- every backend ------------------------------------------------------------------------------
+
+
+def test_store_get_set_delete(store: Store) -> None:
+    value = b"\x00\xff" + "中文".encode()
+    assert store.get("a:b") is None
+    store.set("a:b", value, ttl=60)
+    assert store.get("a:b") == value
+    store.set("a:b", b"second", ttl=60)
+    assert store.get("a:b") == b"second"
+    store.delete("a:b")
+    assert store.get("a:b") is None
+    store.delete("never-there")  # no error
+
+
+def test_store_add_stores_only_when_absent(store: Store) -> None:
+    assert store.add("claim", b"first", ttl=60) is True
+    assert store.add("claim", b"second", ttl=60) is False
+    assert store.get("claim") == b"first"
+    store.delete("claim")
+    assert store.add("claim", b"third", ttl=60) is True
+
+
+def test_store_incr_counts_from_one_and_reads_as_digits(store: Store) -> None:
+    assert [store.incr("n", ttl=60) for _ in range(3)] == [1, 2, 3]
+    assert store.get("n") == b"3"
+    store.set("m", b"41", ttl=60)
+    assert store.incr("m", ttl=60) == 42
+
+
+def test_store_set_and_add_expire_after_ttl(store: Store) -> None:
+    # TTLs are short, with margins that a busy machine's scheduling delays cannot eat.
+    store.set("short", b"v", ttl=0.4)
+    assert store.get("short") == b"v"
+    store.set("renewed", b"v", ttl=0.4)
+    store.set("renewed", b"v", ttl=30)  # a later set replaces the TTL
+    assert store.add("claim", b"v", ttl=0.4) is True
+    time.sleep(0.45)
+    assert store.get("short") is None
+    assert store.get("renewed") == b"v"
+    assert store.add("claim", b"again", ttl=60) is True
+
+
+def test_store_incr_ttl_counts_from_creation(store: Store) -> None:
+    assert store.incr("n", ttl=0.8) == 1
+    time.sleep(0.4)
+    assert store.incr("n", ttl=0.8) == 2  # does not extend the life of the counter
+    time.sleep(0.45)
+    assert store.get("n") is None
+    assert store.incr("n", ttl=0.8) == 1
+
+
+def test_store_incr_is_atomic_across_threads(store: Store) -> None:
+    seen: list[int] = []
+
+    def work() -> None:
+        seen.extend(store.incr("t", ttl=60) for _ in range(100))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == list(range(1, 801))
+
+
+def test_store_lock_times_out_after_wait(store: Store) -> None:
+    with store.lock("busy", timeout=10, wait=0):
+        started = time.monotonic()
+        with pytest.raises(LockTimeout, match="busy"), store.lock("busy", timeout=10, wait=0.2):
+            pass
+        assert 0.15 <= time.monotonic() - started < 2.0  # generous: CI machines are busy
+        with store.lock("other", timeout=10, wait=0):  # names are independent
+            pass
+
+
+def test_store_lock_is_released_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.lock("l", timeout=10, wait=0):
+        raise RuntimeError("inside")
+    with store.lock("l", timeout=10, wait=0):
+        pass
+
+
+def test_store_lock_names_and_keys_do_not_collide(store: Store) -> None:
+    store.set("k", b"value", ttl=60)
+    with store.lock("k", timeout=10, wait=0):
+        assert store.get("k") == b"value"
+        store.delete("k")
+        with pytest.raises(LockTimeout), store.lock("k", timeout=10, wait=0):
+            pass
+    assert store.get("k") is None
+
+
+# --- the shared backends, across processes ------------------------------------------------------
+
+
+def test_store_add_has_exactly_one_winner_per_key_across_processes(shared_url: str) -> None:
+    won = _in_processes(_add_keys, *[(shared_url, me, 200) for me in range(4)])
+    assert sorted(key for keys in won for key in keys) == sorted(f"k{n}" for n in range(200))
+    store = open_store(shared_url)
+    for me, keys in enumerate(won):
+        assert all(store.get(key) == str(me).encode() for key in keys)
+
+
+def test_store_incr_is_atomic_across_processes(shared_url: str) -> None:
+    counts = _in_processes(_incr_many, *[(shared_url, 250)] * 4)
+    assert sorted(n for values in counts for n in values) == list(range(1, 1001))
+    assert open_store(shared_url).get("hits") == b"1000"
+
+
+def test_store_lock_excludes_other_processes(shared_url: str, tmp_path: Path) -> None:
+    (tmp_path / "counter").write_text("0")
+    overlaps = _in_processes(_critical_section, *[(shared_url, 25, tmp_path, True)] * 4)
+    assert sum(overlaps) == 0
+    assert (tmp_path / "counter").read_text() == "100"
+
+
+def test_store_overlap_detector_catches_an_unlocked_section(tmp_path: Path) -> None:
+    # The section above without the lock: shows that test would see an overlap if one happened.
+    (tmp_path / "counter").write_text("0")
+    overlaps = _in_processes(_critical_section, *[("memory://", 25, tmp_path, False)] * 4)
+    assert sum(overlaps) > 0
+    assert int((tmp_path / "counter").read_text()) < 100
+
+
+def test_store_lock_of_a_killed_holder_frees_after_timeout(shared: Store, shared_url: str) -> None:
+    acquired = CONTEXT.Queue()
+    holder = CONTEXT.Process(target=_hold_lock_forever, args=(shared_url, acquired))
+    holder.start()
+    before = acquired.get(timeout=10)
+    holder.kill()  # SIGKILL: no finally, no release
+    holder.join(5)
+    with pytest.raises(LockTimeout), shared.lock("doomed", timeout=5, wait=0.05):
+        pass
+    with shared.lock("doomed", timeout=5, wait=3):
+        assert time.time() >= before + 1.2 - 0.01  # freed by the lease's end, not by the kill
+
+
+def test_store_lock_release_spares_the_next_holder(
+    shared: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = shared.lock("lease", timeout=0.2, wait=0)
+    first.__enter__()
+    time.sleep(0.3)  # the first holder overruns its lease
+    second = shared.lock("lease", timeout=10, wait=0)
+    second.__enter__()
+    with caplog.at_level(logging.WARNING, "wxserver.store"):
+        first.__exit__(None, None, None)
+    assert "held longer than its timeout" in caplog.text
+    with pytest.raises(LockTimeout), shared.lock("lease", timeout=10, wait=0):
+        pass  # the late release did not free the second holder's lock
+    second.__exit__(None, None, None)
+
+
+def test_store_lock_overrun_is_logged_even_when_nobody_took_over(
+    shared: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, "wxserver.store"),
+        shared.lock("slow", timeout=0.1, wait=0),
+    ):
+        time.sleep(0.15)
+    assert "'slow' was held longer than its timeout" in caplog.text
+
+
+def test_store_lock_timeout_must_be_positive(shared: Store) -> None:
+    with pytest.raises(ValueError, match="positive"), shared.lock("x", timeout=0, wait=0):
+        pass
+
+
+# --- SQLite specifics ---------------------------------------------------------------------------
+
+
+def test_sqlite_uses_wal_and_creates_the_directory(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "a" / "b" / "store.db")
+    store.set("k", b"v", ttl=60)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_sqlite_refuses_an_in_memory_database() -> None:
+    with pytest.raises(ValueError, match="share"):
+        SqliteStore(":memory:")
+
+
+def test_sqlite_purges_expired_rows_as_it_writes(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = SqliteStore(tmp_path / "store.db", clock=lambda: now[0])
+    for n in range(100):
+        store.set(f"old{n}", b"v", ttl=1)
+    now[0] += 2
+    assert store.get("old0") is None  # expired rows are never read, purged or not
+    for n in range(PURGE_EVERY):
+        store.set(f"new{n}", b"v", ttl=60)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM wx_store").fetchone() == (PURGE_EVERY,)
+
+
+def test_sqlite_fresh_file_opened_by_processes_at_once(tmp_path: Path) -> None:
+    for attempt in range(3):  # the race on a new file is in the first moments: try a few
+        url = f"sqlite:///{tmp_path / f'fresh{attempt}.db'}"
+        counts = _in_processes(_incr_many, *[(url, 20)] * 4)
+        assert sorted(n for values in counts for n in values) == list(range(1, 81))
+
+
+def _use_inherited(store: SqliteStore, inherited: object) -> tuple[bool, int]:
+    counts = [store.incr("forked", ttl=60) for _ in range(50)]
+    return store._connection() is inherited, counts[-1]
+
+
+def test_sqlite_child_of_a_fork_opens_its_own_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    store.incr("forked", ttl=60)  # this thread's connection now exists, then we fork
+    inherited = store._connection()
+    results = _in_processes(_use_inherited, (store, inherited), (store, inherited))
+    assert [reused for reused, _ in results] == [False, False]
+    assert store.incr("forked", ttl=60) == 102  # the parent's connection still works
+
+
+# --- open_store: the WX_STORE_URL setting -------------------------------------------------------
+
+
+def test_open_store_reads_each_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = open_store("sqlite:///instance/wxserver.db")
+    absolute = open_store(f"sqlite:///{tmp_path / 'abs.db'}")
+    assert isinstance(relative, SqliteStore)
+    assert relative.path == tmp_path / "instance" / "wxserver.db"
+    assert isinstance(absolute, SqliteStore)
+    assert absolute.path == tmp_path / "abs.db"
+    assert isinstance(open_store("memory://"), MemoryStore)
+    # Creating a Redis client does not connect, so no server is needed here.
+    assert isinstance(open_store("redis://127.0.0.1:6379/2"), RedisStore)
+    assert isinstance(open_store("rediss://:pw@127.0.0.1:6380"), RedisStore)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "postgres://db/x",
+        "memory://somewhere",
+        "sqlite://host/x.db",
+        "sqlite:///",
+        "sqlite:///x.db?mode=ro",
+        "redis://",
+        "redis://127.0.0.1:port/0",
+        "redis://127.0.0.1/zero",
+    ],
+)
+def test_open_store_bad_url_names_the_setting_and_the_fix(url: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        open_store(url)
+    assert raised.value.key == "WX_STORE_URL"
+    assert str(raised.value).startswith("WX_STORE_URL: ")
+    assert "redis://host:6379/0" in raised.value.fix
+
+
+def test_open_store_masks_a_redis_password() -> None:
+    with pytest.raises(ConfigError) as raised:
+        open_store("redis://user:s3cret@127.0.0.1/zero")
+    assert "s3cret" not in str(raised.value)
+    assert "user:***@127.0.0.1" in str(raised.value)
+
+
+def test_open_store_unwritable_sqlite_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(ConfigError, match="cannot be created"):
+        open_store(f"sqlite:///{tmp_path / 'file' / 'store.db'}")
+
+
+def test_open_store_redis_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if not installed: import fails
+    with pytest.raises(ConfigError, match=r"pip install 'wxserver\[redis\]'"):
+        open_store("redis://127.0.0.1:6379/0")
+
+
+def test_store_package_imports_without_redis() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['redis'] = None\n"
+        "import wxserver.store\n"
+        "print(wxserver.store.open_store('memory://').add('k', b'v', ttl=1))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
