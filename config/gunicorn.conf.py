@@ -8,6 +8,8 @@ again (three attempts in all: about t, t+5 s, t+10 s).
 
 import multiprocessing
 import os
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("WX_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -57,3 +59,24 @@ access_log_format = (
 )
 # Only these addresses (the local nginx) may set X-Forwarded-Proto and X-Forwarded-For.
 forwarded_allow_ips = os.environ.get("WX_TRUSTED_PROXIES", "127.0.0.1")
+
+# prometheus-client's multiprocess mode: every worker writes its metrics to files in this folder and
+# a scrape of /internal/metrics sums them. Set before the app (and so prometheus-client) is
+# imported; a folder of this server's own unless one is given, emptied when the server starts.
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+    prefix="wxserver-metrics-"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
+
+
+def on_starting(server):
+    """Drop the metric files of an earlier run, whose counts are not this run's."""
+    for stale in Path(METRICS_DIR).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """Fold a finished worker's live gauges out of the totals."""
+    from prometheus_client import multiprocess  # noqa: PLC0415 - after the folder is set
+
+    multiprocess.mark_process_dead(worker.pid)

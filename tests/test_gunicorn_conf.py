@@ -38,6 +38,9 @@ ACCOUNT = load_settings(ENV).account("default")
 def _conf(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str, Any]:
     for name in ("WX_BIND", "WEB_CONCURRENCY", "WX_TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
+    # The file sets PROMETHEUS_MULTIPROC_DIR for the server it configures. Set through monkeypatch
+    # first (empty: the file then makes a folder of its own), so the change is undone afterwards.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(CONF))
@@ -113,7 +116,9 @@ class Reply:
     answered_at: float = 0.0
 
 
-def test_gunicorn_sigterm_lets_the_message_in_flight_finish(tmp_path: Path) -> None:
+def test_gunicorn_sigterm_lets_the_message_in_flight_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seconds = 2.0
     started = tmp_path / "started"
     (tmp_path / "wxplug_slow.py").write_text(
@@ -164,4 +169,4 @@ def test_gunicorn_sigterm_lets_the_message_in_flight_finish(tmp_path: Path) -> N
     # (after which it would have killed the worker).
     assert returncode == 0
     assert reply.answered_at <= exited
-    assert exited - signalled < runpy.run_path(str(CONF))["graceful_timeout"]
+    assert exited - signalled < _conf(monkeypatch)["graceful_timeout"]

@@ -11,11 +11,12 @@ from flask import Flask
 
 from wxserver.endpoint import AccountEndpoint
 from wxserver.logs import configure_logging
+from wxserver.metrics import Metrics
 from wxserver.plugins import load_handler_sets
 from wxserver.routing import HandlerSet, Router
 from wxserver.settings import Settings, load_settings
 from wxserver.store import Store, open_store
-from wxserver.views import callback, errors, health
+from wxserver.views import callback, errors, health, metrics
 
 EXTENSION = "wxserver"
 
@@ -27,6 +28,7 @@ class WxServer:
     settings: Settings
     store: Store
     endpoints: Mapping[str, AccountEndpoint]
+    metrics: Metrics
 
 
 def create_app(
@@ -51,9 +53,12 @@ def create_app(
     app = Flask("wxserver")
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
-    app.extensions[EXTENSION] = WxServer(settings=settings, store=store, endpoints=endpoints)
+    app.extensions[EXTENSION] = WxServer(
+        settings=settings, store=store, endpoints=endpoints, metrics=Metrics()
+    )
     app.register_blueprint(callback.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics.blueprint)
     errors.register(app)
     return app
 

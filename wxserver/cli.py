@@ -56,14 +56,17 @@ def main() -> None:
 @click.option("--bind", help="host:port to listen on; default: the 'bind' setting.")
 @click.option("--workers", type=int, help="gunicorn worker processes; default: the config file's.")
 def run(env: str | None, bind: str | None, workers: int | None) -> None:
-    """Serve with gunicorn, on the configured address."""
+    """Serve with gunicorn, as the Procfile does, on the configured address."""
     if env:
         os.environ["WX_ENV"] = env
     settings = _settings(env)
-    try:
-        serve(bind or settings.bind, workers=workers)
-    except PluginError as exc:
-        raise click.ClickException(str(exc)) from None
+    # Checked here too, so a bad plugin is one clear line rather than gunicorn's boot traceback.
+    for account in settings.accounts:
+        try:
+            load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
+        except PluginError as exc:
+            raise click.ClickException(str(exc)) from None
+    serve(bind or settings.bind, workers=workers)
 
 
 @main.command("check-config")

@@ -35,6 +35,9 @@ from wxserver.store import Store
 
 log = logging.getLogger("wxserver.handler")
 
+# Longer than WeChat's three attempts (t, t+5 s, t+10 s) with a wide margin.
+SEEN_TTL = 120.0
+
 XML = "application/xml"
 TEXT = "text/plain; charset=utf-8"
 
@@ -53,6 +56,8 @@ class Outcome:
     handler: str = "-"
     outcome: str = "-"
     reason: str = ""
+    handler_seconds: float | None = None
+    duplicate: bool = False
 
 
 def _require(query: Mapping[str, str], *names: str) -> list[str]:
@@ -191,11 +196,17 @@ class AccountEndpoint:
             outcome.event_key = message.event_key or "-"
         if isinstance(message, NormalMessage) and message.msg_id is not None:
             outcome.msg_id = str(message.msg_id)
+        # A copy of a message seen in the last SEEN_TTL seconds is one of WeChat's retries.
+        outcome.duplicate = not self.store.add(
+            f"seen:{self.account.name}:{message.key}", b"1", ttl=SEEN_TTL
+        )
         context = HandlerContext(
             account=self.account, message=message, store=self.store, sessions=self.sessions
         )
+        started = time.perf_counter()
         with handler_context(context):
             dispatched = self.router.dispatch(message)
+        outcome.handler_seconds = time.perf_counter() - started
         outcome.handler = dispatched.handler or "-"
         if dispatched.error is not None:
             log.error(

@@ -1,45 +1,38 @@
-"""Run the app under gunicorn from Python, for ``wxserver run``.
+"""Run gunicorn exactly as the Procfile does, for ``wxserver run``.
 
-The settings are those of ``config/gunicorn.conf.py`` (the Procfile's), so ``wxserver run`` and
-``gunicorn -c config/gunicorn.conf.py wsgi:app`` serve alike; only the address and the number of
-workers can be overridden.
+The process is replaced by ``gunicorn -c config/gunicorn.conf.py 'wxserver:create_app()'``, so
+``wxserver run`` and a production deployment serve alike: same worker settings, same metrics set-up
+(which must happen before any metrics code is imported), same graceful shutdown.
 """
 
 from __future__ import annotations
 
-import runpy
+import os
+import shutil
+import sys
 from pathlib import Path
-from typing import Any
-
-from flask import Flask
-from gunicorn.app.base import BaseApplication
-
-from wxserver.app import create_app
 
 CONFIG_FILE = Path("config/gunicorn.conf.py")
+APP = "wxserver:create_app()"
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
-    def __init__(self, app: Flask, options: dict[str, Any], config_file: Path | None) -> None:
-        self._app = app
-        self._options = options
-        self._config_file = config_file
-        super().__init__()
-
-    def load_config(self) -> None:
-        if self._config_file is not None and self._config_file.is_file():
-            for key, value in runpy.run_path(str(self._config_file)).items():
-                if key in self.cfg.settings and value is not None:
-                    self.cfg.set(key, value)
-        for key, value in self._options.items():
-            if value is not None:
-                self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self._app
+def gunicorn_command(config_file: Path = CONFIG_FILE) -> list[str]:
+    """The command line that serves the app."""
+    found = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which(
+        "gunicorn"
+    )
+    if found is None:
+        raise FileNotFoundError("gunicorn is not installed in this environment")
+    command = [found]
+    if config_file.is_file():
+        command += ["-c", str(config_file)]
+    return [*command, APP]
 
 
-def serve(bind: str, *, workers: int | None = None, config_file: Path | None = CONFIG_FILE) -> None:
-    """Build the app once (so a bad plugin or setting stops here, clearly) and serve it."""
-    app = create_app()
-    _Gunicorn(app, {"bind": bind, "workers": workers}, config_file).run()
+def serve(bind: str, *, workers: int | None = None, config_file: Path = CONFIG_FILE) -> None:
+    """Replace this process with gunicorn bound to ``bind``."""
+    os.environ["WX_BIND"] = bind
+    if workers is not None:
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+    command = gunicorn_command(config_file)
+    os.execv(command[0], command)  # noqa: S606 - the command is built above, not from input

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "bind": "127.0.0.1:8000",
     "max_body_size": 64 * 1024,
     "timestamp_tolerance": 300,
+    # Seconds a passive reply may take; WeChat gives up at 5 s, so leave room for the network.
+    "reply_budget": 4.5,
     "plugins": [],
     "load_entry_points": True,
     "log_format": "text",
@@ -43,6 +45,7 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_BIND": (("bind",), "str"),
     "WX_MAX_BODY_SIZE": (("max_body_size",), "int"),
     "WX_TIMESTAMP_TOLERANCE": (("timestamp_tolerance",), "int"),
+    "WX_REPLY_BUDGET": (("reply_budget",), "float"),
     "WX_PLUGINS": (("plugins",), "list"),
     "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
     "WX_LOG_FORMAT": (("log_format",), "str"),
@@ -114,6 +117,7 @@ class Account:
     previous_encoding_aes_key: Secret
     mode: Mode
     timestamp_tolerance: int
+    reply_budget: float
     plugins: tuple[str, ...]
 
     @property
@@ -204,6 +208,11 @@ def _convert(name: str, text: str, kind: str) -> Any:
             return int(text.strip())
         except ValueError:
             raise ConfigError(name, f"must be a whole number, got {text!r}", "") from None
+    if kind == "float":
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise ConfigError(name, f"must be a number of seconds, got {text!r}", "") from None
     if kind == "bool":
         lowered = text.strip().lower()
         if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
@@ -244,6 +253,7 @@ def _validate(tree: dict[str, Any]) -> Settings:
             )
     max_body = _integer(tree, "max_body_size", minimum=1024)
     tolerance = _integer(tree, "timestamp_tolerance", minimum=0)
+    budget = _budget(tree["reply_budget"], "reply_budget")
     log_format = str(tree["log_format"])
     if log_format not in ("text", "json"):
         raise ConfigError(_label("log_format"), f"is {log_format!r}", "Use 'text' or 'json'.")
@@ -252,7 +262,8 @@ def _validate(tree: dict[str, Any]) -> Settings:
     if not isinstance(accounts_tree, Mapping) or not accounts_tree:
         raise ConfigError("accounts", "defines no account", "Add an [accounts.default] table.")
     accounts = tuple(
-        _account(str(name), dict(raw), tolerance, plugins) for name, raw in accounts_tree.items()
+        _account(str(name), dict(raw), tolerance, float(budget), plugins)
+        for name, raw in accounts_tree.items()
     )
     paths = [account.path for account in accounts]
     for path in paths:
@@ -270,6 +281,16 @@ def _validate(tree: dict[str, Any]) -> Settings:
         load_entry_points=bool(tree["load_entry_points"]),
         accounts=accounts,
     )
+
+
+def _budget(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value < 5:
+        raise ConfigError(
+            _label(key),
+            f"must be a number of seconds from 0.5 to under 5, got {value!r}",
+            "WeChat stops waiting at 5 s; 4.5 leaves room for the network.",
+        )
+    return float(value)
 
 
 def _integer(tree: Mapping[str, Any], key: str, *, minimum: int, prefix: str = "") -> int:
@@ -302,11 +323,14 @@ _ACCOUNT_KEYS = {
     "previous_encoding_aes_key",
     "mode",
     "timestamp_tolerance",
+    "reply_budget",
     "plugins",
 }
 
 
-def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str, ...]) -> Account:
+def _account(
+    name: str, raw: dict[str, Any], tolerance: int, budget: float, plugins: tuple[str, ...]
+) -> Account:
     prefix = f"accounts.{name}."
     if not _NAME_RE.fullmatch(name):
         raise ConfigError(
@@ -318,6 +342,7 @@ def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str,
                 prefix + key, "is not an account setting", f"Use {sorted(_ACCOUNT_KEYS)}."
             )
     raw.setdefault("timestamp_tolerance", tolerance)
+    raw.setdefault("reply_budget", budget)
     raw.setdefault("plugins", list(plugins))
     texts = {
         key: str(raw.get(key) or "")
@@ -389,5 +414,6 @@ def _account(name: str, raw: dict[str, Any], tolerance: int, plugins: tuple[str,
         previous_encoding_aes_key=Secret(texts["previous_encoding_aes_key"]),
         mode=mode,
         timestamp_tolerance=_integer(raw, "timestamp_tolerance", minimum=0, prefix=prefix),
+        reply_budget=_budget(raw["reply_budget"], prefix + "reply_budget"),
         plugins=_string_list(raw, ("plugins",), prefix),
     )

@@ -1,0 +1,167 @@
+"""Each metric moves for the case that should move it, in-process and over gunicorn workers."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.servers import gunicorn
+from tests.support import AES_KEY, APP_ID, TOKEN, AppFactory, config_with
+from wxserver import HandlerSet, NewsReply, TextMessage
+from wxserver.replies import Article
+from wxserver.settings import load_settings
+from wxserver.signature import sign
+from wxserver.testing import WeChatTestClient, build_message, sign_handshake, sign_request
+from wxserver.views import callback
+
+handlers = HandlerSet("metered")
+
+
+@handlers.text("slow")
+def slow(message: TextMessage) -> str:
+    time.sleep(0.6)
+    return "slow"
+
+
+@handlers.text("broken")
+def broken(message: TextMessage) -> str:
+    raise RuntimeError("bug")
+
+
+@handlers.text("two articles")
+def two(message: TextMessage) -> NewsReply:
+    return NewsReply(articles=(Article(title="a"), Article(title="b")))
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """name + sorted labels -> value, from a scrape."""
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples called ``name`` whose labels include ``labels``."""
+    total = 0.0
+    for (sample, sample_labels), number in samples(text).items():
+        if sample == name and set(labels.items()) <= set(sample_labels):
+            total += number
+    return total
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    module = types.ModuleType("wxtest_metered")
+    module.handlers = handlers  # type: ignore[attr-defined]
+    sys.modules["wxtest_metered"] = module
+    config = config_with(reply_budget=0.5)
+    config["plugins"] = ["wxtest_metered:handlers", "wxserver.builtin.echo:handlers"]
+    return make_app(config)
+
+
+def scrape(app: Flask) -> str:
+    response = app.test_client().get("/internal/metrics")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_metrics_each_counter_moves_for_its_case(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wechat = WeChatTestClient(app)
+    account = app.extensions["wxserver"].settings.account("default")
+    client = app.test_client()
+    before = scrape(app)
+    assert value(before, "wxserver_requests_total") == 0
+
+    wechat.send_text("hello")
+    repeated = build_message("text", Content="again", MsgId=31337)
+    wechat.post(repeated)
+    wechat.post(repeated)
+    wechat.send_text("broken")
+    wechat.send_text("two articles")
+    monkeypatch.setattr(callback, "WECHAT_DEADLINE", 0.55)
+    wechat.send_text("slow")
+    bad = sign_handshake(account, "1")
+    bad["signature"] = "0" * 40
+    client.get("/wechat", query_string=bad)
+    signed = sign_request(account, build_message("text", Content="x"), "secure")
+    tampered = signed.body.replace(b"<Encrypt><![CDATA[", b"<Encrypt><![CDATA[AAAA")
+    client.post("/wechat", query_string=signed.query, data=tampered)
+    garbage = sign_request(account, b"<xml><unclosed>", "plain")
+    client.post("/wechat", query_string=garbage.query, data=garbage.body)
+
+    text = scrape(app)
+    assert (
+        value(text, "wxserver_requests_total", account="default", mode="compat", outcome="reply")
+        == 4
+    )
+    # A two-article NewsReply fails as it is built, inside the handler: a handler error too.
+    assert value(text, "wxserver_requests_total", outcome="handler-error") == 2
+    assert value(text, "wxserver_request_seconds_count", account="default") == 9
+    assert value(text, "wxserver_handler_seconds_count", handler="metered.slow") == 1
+    assert value(text, "wxserver_handler_seconds_count", handler="echo.echo_text") == 3
+    assert value(text, "wxserver_duplicates_total", account="default") == 1
+    assert value(text, "wxserver_late_replies_total", account="default") == 1
+    assert value(text, "wxserver_handler_errors_total", handler="metered.broken") == 1
+    assert value(text, "wxserver_handler_errors_total", handler="metered.two") == 1
+    assert value(text, "wxserver_alarm_signals_total", category="invalid_response") == 2
+    assert value(text, "wxserver_alarm_signals_total", category="request_timeout") == 1
+    assert value(text, "wxserver_refused_total", stage="signature", error="SignatureError") == 2
+    assert value(text, "wxserver_refused_total", stage="parse", error="XmlError") == 1
+    assert value(text, "wxserver_inflight_requests") == 0
+
+
+def test_metrics_decrypt_failure_counts_as_decrypt(app: Flask) -> None:
+    account = app.extensions["wxserver"].settings.account("default")
+    signed = sign_request(account, build_message("text", Content="x"), "secure")
+    encrypt = signed.body.decode().split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+    broken = encrypt[:-4] + "!!!!"
+    query = {
+        **signed.query,
+        "msg_signature": sign(TOKEN, signed.query["timestamp"], signed.query["nonce"], broken),
+    }
+    app.test_client().post(
+        "/wechat", query_string=query, data=signed.body.replace(encrypt.encode(), broken.encode())
+    )
+    text = scrape(app)
+    assert value(text, "wxserver_refused_total", stage="decrypt", error="Base64DecodeError") == 1
+
+
+def test_metrics_are_summed_over_gunicorn_workers() -> None:
+    env = {
+        "WX_ENV": "test",
+        "WX_TOKEN": TOKEN,
+        "WX_APPID": APP_ID,
+        "WX_ENCODING_AES_KEY": AES_KEY,
+        "WX_MODE": "compat",
+        "WX_PLUGINS": "wxserver.builtin.echo:handlers",
+        "WX_LOAD_ENTRY_POINTS": "false",
+    }
+    account = load_settings(env).account("default")
+    with gunicorn(env, workers=2) as server, httpx.Client(timeout=10) as http:
+        pids: set[str] = set()
+        for _ in range(40):
+            signed = sign_request(account, build_message("text", Content="n"), "secure")
+            response = http.post(f"{server.url}/wechat", params=signed.query, content=signed.body)
+            assert response.status_code == 200
+        scraped: dict[str, Any] = {}
+        text = http.get(f"{server.url}/internal/metrics").text
+        scraped["requests"] = value(
+            text, "wxserver_requests_total", account="default", outcome="reply"
+        )
+        pids = {
+            line.split('pid="')[1].split('"')[0] for line in text.splitlines() if 'pid="' in line
+        }
+    assert scraped["requests"] == 40
+    assert value(text, "wxserver_request_seconds_count") == 40
+    assert len(pids) <= 2

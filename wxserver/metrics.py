@@ -1,0 +1,149 @@
+"""Prometheus metrics: what an operator needs to see a problem before WeChat's alarm does.
+
+Each app owns its metrics in its own registry (no module-level state, so tests can build many
+apps). Under gunicorn, ``config/gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` and
+prometheus-client's multiprocess mode sums every worker's values at scrape time.
+
+The MP console's alarm categories (接口报警), and what shows each one coming from this side:
+
+============================  =====================================================================
+MP console alarm              metric to alert on
+============================  =====================================================================
+请求超时 (request timeout)    ``wxserver_alarm_signals_total{category="request_timeout"}``: a reply
+                              that left after WeChat's 5 s; ``wxserver_request_seconds`` near 5 s
+回应不合法 (invalid response) ``wxserver_alarm_signals_total{category="invalid_response"}``: a 5xx,
+                              or a handler reply that could not be rendered (answered success)
+连接超时 (connect timeout)    ``wxserver_inflight_requests`` at the worker count: new connections
+                              queue; ``wxserver_alarm_signals_total{category="saturated"}``
+DNS失败 (DNS failure)         ``wxserver_callback_check_ok{check="dns"}`` 0 after ``net-check``
+MarkFail (自动屏蔽)           follows the three above; alert on any of them, not on this one
+============================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from wxserver.errors import CryptoError, ProtocolError, SignatureError, XmlError
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# WeChat waits 5 s; the buckets are dense where a reply turns from fine into a retry.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 4.5, 5, 10, 30)
+WECHAT_DEADLINE = 5.0
+
+
+def refusal_stage(error: ProtocolError) -> str:
+    """Which check refused a request: signature, decrypt, parse, or request (anything else)."""
+    if isinstance(error, SignatureError):
+        return "signature"
+    if isinstance(error, CryptoError):
+        return "decrypt"
+    if isinstance(error, XmlError):
+        return "parse"
+    return "request"
+
+
+class Metrics:
+    """The metrics of one app."""
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        # Decided once, as the app is built: gunicorn's config file sets the folder before that.
+        self.multiprocess_dir = (os.environ if environ is None else environ).get(MULTIPROCESS_ENV)
+        r = self.registry
+        self.requests = Counter(
+            "wxserver_requests",
+            "Callback requests by account, mode, message type and outcome.",
+            ["account", "method", "mode", "type", "outcome"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "wxserver_request_seconds",
+            "Time from the request's arrival to its response, by account.",
+            ["account"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.handler_seconds = Histogram(
+            "wxserver_handler_seconds",
+            "Time spent in the handler that answered, by account and handler.",
+            ["account", "handler"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.refused = Counter(
+            "wxserver_refused",
+            "Requests refused, by the check that refused them (signature, decrypt, parse, "
+            "request) and the error.",
+            ["account", "stage", "error"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "wxserver_duplicates",
+            "Copies of a message already received (WeChat's retries).",
+            ["account"],
+            registry=r,
+        )
+        self.late_replies = Counter(
+            "wxserver_late_replies",
+            "Replies ready later than the account's reply budget.",
+            ["account"],
+            registry=r,
+        )
+        self.handler_errors = Counter(
+            "wxserver_handler_errors",
+            "Handlers that raised or returned an unusable reply (answered success).",
+            ["account", "handler"],
+            registry=r,
+        )
+        self.alarm_signals = Counter(
+            "wxserver_alarm_signals",
+            "Events that lead to an MP console alarm, by alarm category.",
+            ["account", "category"],
+            registry=r,
+        )
+        self.inflight = Gauge(
+            "wxserver_inflight_requests",
+            "Callback requests being handled right now, over all workers.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.token_refreshes = Counter(
+            "wxserver_token_refreshes",
+            "Fetches of an access_token or jsapi_ticket from WeChat, by result.",
+            ["app_id", "credential", "result"],
+            registry=r,
+        )
+        self.api_errors = Counter(
+            "wxserver_api_errors",
+            "WeChat API calls that returned an errcode, by errcode.",
+            ["app_id", "errcode"],
+            registry=r,
+        )
+        self.callback_check = Gauge(
+            "wxserver_callback_check_ok",
+            "1 when WeChat's last network check of the callback URL passed, else 0.",
+            ["app_id", "check"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+
+    def exposition(self) -> bytes:
+        """The text format for a scrape: every worker's values in multiprocess mode."""
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
