@@ -9,13 +9,15 @@ from typing import Any
 
 from flask import Flask
 
+from wxserver.api import DEFAULT_BASE_URLS, WeChatAPI
 from wxserver.endpoint import AccountEndpoint
 from wxserver.logs import configure_logging
 from wxserver.metrics import Metrics
 from wxserver.plugins import load_handler_sets
 from wxserver.routing import HandlerSet, Router
-from wxserver.settings import Settings, load_settings
+from wxserver.settings import Account, Kind, Settings, TokenMode, load_settings
 from wxserver.store import Store, open_store
+from wxserver.tokens import connect
 from wxserver.views import callback, errors, health, metrics
 
 EXTENSION = "wxserver"
@@ -48,7 +50,9 @@ def create_app(
                 account.plugins, use_entry_points=settings.load_entry_points
             )
         router = Router(cache[account.plugins])
-        endpoints[account.name] = AccountEndpoint(account, router, store)
+        endpoints[account.name] = AccountEndpoint(
+            account, router, store, api=api_client(settings, account, store)
+        )
 
     app = Flask("wxserver")
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
@@ -61,6 +65,22 @@ def create_app(
     app.register_blueprint(metrics.blueprint)
     errors.register(app)
     return app
+
+
+def api_client(settings: Settings, account: Account, store: Store) -> WeChatAPI | None:
+    """The account's API client with its token owner, or None without an AppSecret.
+
+    WeCom apps use another API (qyapi) and get none here.
+    """
+    if not account.app_secret or account.kind is Kind.WECOM:
+        return None
+    return connect(
+        store,
+        account.app_id,
+        account.app_secret.reveal(),
+        base_urls=settings.api_base_url or DEFAULT_BASE_URLS,
+        stable=account.token_mode is TokenMode.STABLE,
+    )
 
 
 def state(app: Flask) -> WxServer:

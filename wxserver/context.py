@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from wxserver.api import WeChatAPI
 from wxserver.messages import Message
 from wxserver.sessions import Session, SessionStore
 from wxserver.settings import Account
@@ -19,7 +20,7 @@ from wxserver.store import Store
 class HandlerContext:
     """The account a message arrived for, the message, the server's store and the user's session."""
 
-    __slots__ = ("_session", "_sessions", "account", "message", "store")
+    __slots__ = ("_api", "_session", "_sessions", "account", "message", "store")
 
     def __init__(
         self,
@@ -28,12 +29,24 @@ class HandlerContext:
         message: Message,
         store: Store,
         sessions: SessionStore | None = None,
+        api: WeChatAPI | None = None,
     ) -> None:
         self.account = account
         self.message = message
         self.store = store
         self._sessions = sessions or SessionStore(store)
         self._session: Session | None = None
+        self._api = api
+
+    @property
+    def api(self) -> WeChatAPI:
+        """The account's WeChat API client (customer-service messages, templates, ...)."""
+        if self._api is None:
+            raise RuntimeError(
+                f"account {self.account.name!r} has no API client: set its AppSecret "
+                "(WX_APPSECRET) to call the WeChat API"
+            )
+        return self._api
 
     @property
     def session(self) -> Session:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from wxserver import signature
+from wxserver.api import WeChatAPI
 from wxserver.context import HandlerContext, handler_context
 from wxserver.crypto import MessageCrypto
 from wxserver.errors import (
@@ -79,9 +80,11 @@ class AccountEndpoint:
         router: Router,
         store: Store,
         *,
+        api: WeChatAPI | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.account = account
+        self.api = api
         self.router = router
         self.store = store
         self.sessions = SessionStore(store)
@@ -201,7 +204,11 @@ class AccountEndpoint:
             f"seen:{self.account.name}:{message.key}", b"1", ttl=SEEN_TTL
         )
         context = HandlerContext(
-            account=self.account, message=message, store=self.store, sessions=self.sessions
+            account=self.account,
+            message=message,
+            store=self.store,
+            sessions=self.sessions,
+            api=self.api,
         )
         started = time.perf_counter()
         with handler_context(context):

@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "log_format": "text",
     # Shared by every gunicorn worker on this machine; redis://... for several machines.
     "store_url": "sqlite:///instance/wxserver.db",
+    # Empty: api.weixin.qq.com, then its disaster-recovery and regional domains.
+    "api_base_url": "",
+    # Bearer secret of the internal token endpoints for business servers; empty turns them off.
+    "internal_secret": "",
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
 }
 
@@ -50,6 +54,13 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
     "WX_LOG_FORMAT": (("log_format",), "str"),
     "WX_STORE_URL": (("store_url",), "str"),
+    "WX_API_BASE_URL": (("api_base_url",), "str"),
+    "WX_INTERNAL_SECRET": (("internal_secret",), "str"),
+    "WX_TOKEN_MODE": (("accounts", DEFAULT_ACCOUNT, "token_mode"), "str"),
+    "WX_JSSDK_DOMAINS": (("accounts", DEFAULT_ACCOUNT, "jssdk_domains"), "list"),
+    "WX_CORS_ORIGINS": (("accounts", DEFAULT_ACCOUNT, "cors_origins"), "list"),
+    "WX_OAUTH_NEXT": (("accounts", DEFAULT_ACCOUNT, "oauth_next"), "str"),
+    "WX_MENU_FILE": (("accounts", DEFAULT_ACCOUNT, "menu_file"), "str"),
     "WX_PATH": (("accounts", DEFAULT_ACCOUNT, "path"), "str"),
     "WX_TOKEN": (("accounts", DEFAULT_ACCOUNT, "token"), "str"),
     "WX_APPID": (("accounts", DEFAULT_ACCOUNT, "app_id"), "str"),
@@ -75,6 +86,13 @@ class Mode(StrEnum):
     PLAIN = "plain"
     COMPAT = "compat"
     SECURE = "secure"
+
+
+class TokenMode(StrEnum):
+    """How the access_token is fetched: stable_token (the default) or the classic /cgi-bin/token."""
+
+    STABLE = "stable"
+    CLASSIC = "classic"
 
 
 class Kind(StrEnum):
@@ -119,6 +137,11 @@ class Account:
     timestamp_tolerance: int
     reply_budget: float
     plugins: tuple[str, ...]
+    token_mode: TokenMode
+    jssdk_domains: tuple[str, ...]
+    cors_origins: tuple[str, ...]
+    oauth_next: str
+    menu_file: str
 
     @property
     def encoding_aes_keys(self) -> tuple[str, ...]:
@@ -136,6 +159,8 @@ class Settings:
     max_body_size: int
     log_format: str
     store_url: Secret
+    api_base_url: str
+    internal_secret: Secret
     load_entry_points: bool
     accounts: tuple[Account, ...]
 
@@ -278,6 +303,8 @@ def _validate(tree: dict[str, Any]) -> Settings:
         log_format=log_format,
         # A Redis URL may carry a password.
         store_url=Secret(str(tree["store_url"])),
+        api_base_url=_base_url(tree["api_base_url"]),
+        internal_secret=_internal_secret(tree["internal_secret"]),
         load_entry_points=bool(tree["load_entry_points"]),
         accounts=accounts,
     )
@@ -302,14 +329,50 @@ def _integer(tree: Mapping[str, Any], key: str, *, minimum: int, prefix: str = "
     return value
 
 
+def _default_menu_file(account: str) -> str:
+    return "config/menu.toml" if account == DEFAULT_ACCOUNT else f"config/menu.{account}.toml"
+
+
+def _choice(enum: type[StrEnum], value: Any, key: str) -> Any:
+    try:
+        return enum(str(value))
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ConfigError(_label(key), f"is {value!r}", f"Use one of: {allowed}.") from None
+
+
+def _base_url(value: Any) -> str:
+    text = str(value or "").strip().rstrip("/")
+    if text and not text.startswith(("http://", "https://")):
+        raise ConfigError(
+            _label("api_base_url"), f"is {text!r}", "Use a URL such as https://api.weixin.qq.com."
+        )
+    return text
+
+
+def _internal_secret(value: Any) -> Secret:
+    text = str(value or "")
+    if text and len(text) < 16:
+        raise ConfigError(
+            _label("internal_secret"),
+            f"is {len(text)} characters long",
+            "Use at least 16 random characters, e.g. from: openssl rand -hex 24.",
+        )
+    return Secret(text)
+
+
 def _string_list(
-    tree: Mapping[str, Any], path: tuple[str, ...], prefix: str = ""
+    tree: Mapping[str, Any],
+    path: tuple[str, ...],
+    prefix: str = "",
+    *,
+    what: str = "'module:attr' strings",
 ) -> tuple[str, ...]:
     value = tree[path[-1]]
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(_label(prefix + path[-1]), "must be a list of 'module:attr' strings", "")
+        raise ConfigError(_label(prefix + path[-1]), f"must be a list of {what}", "")
     return tuple(value)
 
 
@@ -325,6 +388,11 @@ _ACCOUNT_KEYS = {
     "timestamp_tolerance",
     "reply_budget",
     "plugins",
+    "token_mode",
+    "jssdk_domains",
+    "cors_origins",
+    "oauth_next",
+    "menu_file",
 }
 
 
@@ -343,6 +411,8 @@ def _account(
             )
     raw.setdefault("timestamp_tolerance", tolerance)
     raw.setdefault("reply_budget", budget)
+    raw.setdefault("jssdk_domains", [])
+    raw.setdefault("cors_origins", [])
     raw.setdefault("plugins", list(plugins))
     texts = {
         key: str(raw.get(key) or "")
@@ -415,5 +485,14 @@ def _account(
         mode=mode,
         timestamp_tolerance=_integer(raw, "timestamp_tolerance", minimum=0, prefix=prefix),
         reply_budget=_budget(raw["reply_budget"], prefix + "reply_budget"),
+        token_mode=_choice(
+            TokenMode, raw.get("token_mode") or TokenMode.STABLE, prefix + "token_mode"
+        ),
+        jssdk_domains=tuple(
+            d.lower() for d in _string_list(raw, ("jssdk_domains",), prefix, what="domain names")
+        ),
+        cors_origins=_string_list(raw, ("cors_origins",), prefix, what="origins"),
+        oauth_next=str(raw.get("oauth_next") or ""),
+        menu_file=str(raw.get("menu_file") or _default_menu_file(name)),
         plugins=_string_list(raw, ("plugins",), prefix),
     )
