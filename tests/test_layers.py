@@ -25,7 +25,20 @@ PROTOCOL = [
     "routing",
     "errors",
 ]
-SERVICES = ["settings", "plugins", "endpoint", "context", "store"]
+SERVICES = [
+    "settings",
+    "accounts",
+    "defaults",
+    "plugins",
+    "endpoint",
+    "context",
+    "store",
+    "sessions",
+    "api",
+    "api_errors",
+    "tokens",
+    "metrics",
+]
 
 
 @pytest.mark.parametrize("module", PROTOCOL)

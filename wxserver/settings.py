@@ -14,162 +14,33 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from wxserver.accounts import Account, Kind, Mode, Secret, Settings, TokenMode
 from wxserver.crypto import AesKey
+from wxserver.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
 from wxserver.errors import ConfigError, IllegalAesKeyError
 
-DEFAULT_ACCOUNT = "default"
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_ACCOUNT",
+    "ENVIRONMENT",
+    "Account",
+    "Kind",
+    "Mode",
+    "Secret",
+    "Settings",
+    "TokenMode",
+    "load_settings",
+]
 
-DEFAULTS: dict[str, Any] = {
-    "env": "production",
-    "bind": "127.0.0.1:8000",
-    "max_body_size": 64 * 1024,
-    "timestamp_tolerance": 300,
-    # Seconds a passive reply may take; WeChat gives up at 5 s, so leave room for the network.
-    "reply_budget": 4.5,
-    "plugins": [],
-    "load_entry_points": True,
-    "log_format": "text",
-    # Shared by every gunicorn worker on this machine; redis://... for several machines.
-    "store_url": "sqlite:///instance/wxserver.db",
-    # Empty: api.weixin.qq.com, then its disaster-recovery and regional domains.
-    "api_base_url": "",
-    # Bearer secret of the internal token endpoints for business servers; empty turns them off.
-    "internal_secret": "",
-    "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
-}
-
-# Environment variable -> path in the settings tree, and how to read its text.
-ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
-    "WX_ENV": (("env",), "str"),
-    "WX_BIND": (("bind",), "str"),
-    "WX_MAX_BODY_SIZE": (("max_body_size",), "int"),
-    "WX_TIMESTAMP_TOLERANCE": (("timestamp_tolerance",), "int"),
-    "WX_REPLY_BUDGET": (("reply_budget",), "float"),
-    "WX_PLUGINS": (("plugins",), "list"),
-    "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
-    "WX_LOG_FORMAT": (("log_format",), "str"),
-    "WX_STORE_URL": (("store_url",), "str"),
-    "WX_API_BASE_URL": (("api_base_url",), "str"),
-    "WX_INTERNAL_SECRET": (("internal_secret",), "str"),
-    "WX_TOKEN_MODE": (("accounts", DEFAULT_ACCOUNT, "token_mode"), "str"),
-    "WX_JSSDK_DOMAINS": (("accounts", DEFAULT_ACCOUNT, "jssdk_domains"), "list"),
-    "WX_CORS_ORIGINS": (("accounts", DEFAULT_ACCOUNT, "cors_origins"), "list"),
-    "WX_OAUTH_NEXT": (("accounts", DEFAULT_ACCOUNT, "oauth_next"), "str"),
-    "WX_MENU_FILE": (("accounts", DEFAULT_ACCOUNT, "menu_file"), "str"),
-    "WX_PATH": (("accounts", DEFAULT_ACCOUNT, "path"), "str"),
-    "WX_TOKEN": (("accounts", DEFAULT_ACCOUNT, "token"), "str"),
-    "WX_APPID": (("accounts", DEFAULT_ACCOUNT, "app_id"), "str"),
-    "WX_APPSECRET": (("accounts", DEFAULT_ACCOUNT, "app_secret"), "str"),
-    "WX_ENCODING_AES_KEY": (("accounts", DEFAULT_ACCOUNT, "encoding_aes_key"), "str"),
-    "WX_PREVIOUS_ENCODING_AES_KEY": (
-        ("accounts", DEFAULT_ACCOUNT, "previous_encoding_aes_key"),
-        "str",
-    ),
-    "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
-    "WX_KIND": (("accounts", DEFAULT_ACCOUNT, "kind"), "str"),
-}
 _ENV_NAME_OF = {".".join(path): name for name, (path, _) in ENVIRONMENT.items()}
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]{3,32}")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _PATH_RE = re.compile(r"/[A-Za-z0-9._~/-]*")
-
-
-class Mode(StrEnum):
-    """The 消息加解密方式 chosen in the MP console."""
-
-    PLAIN = "plain"
-    COMPAT = "compat"
-    SECURE = "secure"
-
-
-class TokenMode(StrEnum):
-    """How the access_token is fetched: stable_token (the default) or the classic /cgi-bin/token."""
-
-    STABLE = "stable"
-    CLASSIC = "classic"
-
-
-class Kind(StrEnum):
-    """What sort of account calls the URL: an Official Account, or a WeCom (企业微信) app."""
-
-    MP = "mp"
-    WECOM = "wecom"
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """A string that never shows itself in a repr, a str() or a log line."""
-
-    _value: str = field(repr=False)
-
-    def reveal(self) -> str:
-        """Return the secret text, for the one place that needs it."""
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('********')" if self._value else "Secret('')"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Account:
-    """One Official Account served at ``path`` with its own credentials."""
-
-    name: str
-    path: str
-    kind: Kind
-    token: Secret
-    app_id: str
-    app_secret: Secret
-    encoding_aes_key: Secret
-    previous_encoding_aes_key: Secret
-    mode: Mode
-    timestamp_tolerance: int
-    reply_budget: float
-    plugins: tuple[str, ...]
-    token_mode: TokenMode
-    jssdk_domains: tuple[str, ...]
-    cors_origins: tuple[str, ...]
-    oauth_next: str
-    menu_file: str
-
-    @property
-    def encoding_aes_keys(self) -> tuple[str, ...]:
-        """The keys to try in order: the current one, then the previous one."""
-        keys = (self.encoding_aes_key.reveal(), self.previous_encoding_aes_key.reveal())
-        return tuple(key for key in keys if key)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
-    """Everything the server reads from configuration, validated."""
-
-    env: str
-    bind: str
-    max_body_size: int
-    log_format: str
-    store_url: Secret
-    api_base_url: str
-    internal_secret: Secret
-    load_entry_points: bool
-    accounts: tuple[Account, ...]
-
-    def account(self, name: str) -> Account:
-        """Return the account called ``name``."""
-        for account in self.accounts:
-            if account.name == name:
-                return account
-        raise KeyError(name)
 
 
 def load_settings(

@@ -1,0 +1,101 @@
+"""The validated shape of the configuration: Settings, its Accounts, and secrets that never show.
+
+Built only by :func:`wxserver.settings.load_settings`, which checks every value once at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """The 消息加解密方式 chosen in the MP console."""
+
+    PLAIN = "plain"
+    COMPAT = "compat"
+    SECURE = "secure"
+
+
+class TokenMode(StrEnum):
+    """How the access_token is fetched: stable_token (the default) or the classic /cgi-bin/token."""
+
+    STABLE = "stable"
+    CLASSIC = "classic"
+
+
+class Kind(StrEnum):
+    """What sort of account calls the URL: an Official Account, or a WeCom (企业微信) app."""
+
+    MP = "mp"
+    WECOM = "wecom"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A string that never shows itself in a repr, a str() or a log line."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """Return the secret text, for the one place that needs it."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """One Official Account served at ``path`` with its own credentials."""
+
+    name: str
+    path: str
+    kind: Kind
+    token: Secret
+    app_id: str
+    app_secret: Secret
+    encoding_aes_key: Secret
+    previous_encoding_aes_key: Secret
+    mode: Mode
+    timestamp_tolerance: int
+    reply_budget: float
+    plugins: tuple[str, ...]
+    token_mode: TokenMode
+    jssdk_domains: tuple[str, ...]
+    cors_origins: tuple[str, ...]
+    oauth_next: str
+    menu_file: str
+
+    @property
+    def encoding_aes_keys(self) -> tuple[str, ...]:
+        """The keys to try in order: the current one, then the previous one."""
+        keys = (self.encoding_aes_key.reveal(), self.previous_encoding_aes_key.reveal())
+        return tuple(key for key in keys if key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the server reads from configuration, validated."""
+
+    env: str
+    bind: str
+    max_body_size: int
+    log_format: str
+    store_url: Secret
+    api_base_url: str
+    internal_secret: Secret
+    load_entry_points: bool
+    accounts: tuple[Account, ...]
+
+    def account(self, name: str) -> Account:
+        """Return the account called ``name``."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)

@@ -1,0 +1,60 @@
+"""The embedded defaults (the first configuration layer) and the environment variables users set.
+
+The ``WX_*`` names are the MP console's own terms and configure the account called ``default``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_ACCOUNT = "default"
+
+DEFAULTS: dict[str, Any] = {
+    "env": "production",
+    "bind": "127.0.0.1:8000",
+    "max_body_size": 64 * 1024,
+    "timestamp_tolerance": 300,
+    # Seconds a passive reply may take; WeChat gives up at 5 s, so leave room for the network.
+    "reply_budget": 4.5,
+    "plugins": [],
+    "load_entry_points": True,
+    "log_format": "text",
+    # Shared by every gunicorn worker on this machine; redis://... for several machines.
+    "store_url": "sqlite:///instance/wxserver.db",
+    # Empty: api.weixin.qq.com, then its disaster-recovery and regional domains.
+    "api_base_url": "",
+    # Bearer secret of the internal token endpoints for business servers; empty turns them off.
+    "internal_secret": "",
+    "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
+}
+
+# Environment variable -> path in the settings tree, and how to read its text.
+ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
+    "WX_ENV": (("env",), "str"),
+    "WX_BIND": (("bind",), "str"),
+    "WX_MAX_BODY_SIZE": (("max_body_size",), "int"),
+    "WX_TIMESTAMP_TOLERANCE": (("timestamp_tolerance",), "int"),
+    "WX_REPLY_BUDGET": (("reply_budget",), "float"),
+    "WX_PLUGINS": (("plugins",), "list"),
+    "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
+    "WX_LOG_FORMAT": (("log_format",), "str"),
+    "WX_STORE_URL": (("store_url",), "str"),
+    "WX_API_BASE_URL": (("api_base_url",), "str"),
+    "WX_INTERNAL_SECRET": (("internal_secret",), "str"),
+    "WX_TOKEN_MODE": (("accounts", DEFAULT_ACCOUNT, "token_mode"), "str"),
+    "WX_JSSDK_DOMAINS": (("accounts", DEFAULT_ACCOUNT, "jssdk_domains"), "list"),
+    "WX_CORS_ORIGINS": (("accounts", DEFAULT_ACCOUNT, "cors_origins"), "list"),
+    "WX_OAUTH_NEXT": (("accounts", DEFAULT_ACCOUNT, "oauth_next"), "str"),
+    "WX_MENU_FILE": (("accounts", DEFAULT_ACCOUNT, "menu_file"), "str"),
+    "WX_PATH": (("accounts", DEFAULT_ACCOUNT, "path"), "str"),
+    "WX_TOKEN": (("accounts", DEFAULT_ACCOUNT, "token"), "str"),
+    "WX_APPID": (("accounts", DEFAULT_ACCOUNT, "app_id"), "str"),
+    "WX_APPSECRET": (("accounts", DEFAULT_ACCOUNT, "app_secret"), "str"),
+    "WX_ENCODING_AES_KEY": (("accounts", DEFAULT_ACCOUNT, "encoding_aes_key"), "str"),
+    "WX_PREVIOUS_ENCODING_AES_KEY": (
+        ("accounts", DEFAULT_ACCOUNT, "previous_encoding_aes_key"),
+        "str",
+    ),
+    "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
+    "WX_KIND": (("accounts", DEFAULT_ACCOUNT, "kind"), "str"),
+}
