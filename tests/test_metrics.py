@@ -12,9 +12,13 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fakewechat import APP_ID as FAKE_APP_ID
+from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
+from tests.fakewechat import FakeWeChat
 from tests.servers import gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN, AppFactory, config_with
 from wxserver import HandlerSet, NewsReply, TextMessage
+from wxserver.api_errors import DropError
 from wxserver.replies import Article
 from wxserver.settings import load_settings
 from wxserver.signature import sign
@@ -165,3 +169,20 @@ def test_metrics_are_summed_over_gunicorn_workers() -> None:
     assert scraped["requests"] == 40
     assert value(text, "wxserver_request_seconds_count") == 40
     assert len(pids) <= 2
+
+
+def test_metrics_token_refreshes_and_api_errors_are_counted(make_app: AppFactory) -> None:
+    with FakeWeChat() as fake:
+        config = config_with(app_id=FAKE_APP_ID, app_secret=FAKE_APP_SECRET)
+        config["api_base_url"] = fake.url
+        app = make_app(config)
+        api = app.extensions["wxserver"].endpoints["default"].api
+        fake.inject("/cgi-bin/message/custom/send", errcode=45015)
+        with pytest.raises(DropError, match="45015"):
+            api.send_text("oUser", "hello")
+        api.send_text("oUser", "again")
+        text = scrape(app)
+    assert (
+        value(text, "wxserver_token_refreshes_total", credential="access_token", result="ok") == 1
+    )
+    assert value(text, "wxserver_api_errors_total", errcode="45015") == 1

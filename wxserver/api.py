@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import httpx
 
 from wxserver.api_errors import (
+    ApiError,
     ApiUnavailableError,
     RetryableApiError,
     TokenInvalidError,
@@ -153,6 +154,7 @@ class WeChatAPI:
         busy_retries: int = 2,
         backoff: float = 0.2,
         max_connections: int = 32,
+        on_error: Callable[[ApiError], None] | None = None,
     ) -> None:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
@@ -161,6 +163,8 @@ class WeChatAPI:
         self._secret = app_secret
         self.base_urls = tuple(url.rstrip("/") for url in urls)
         self.tokens = tokens
+        # Told of every errcode WeChat returns (metrics count them by errcode).
+        self.on_error = on_error
         self.busy_retries = busy_retries
         self.backoff = backoff
         self._timeout = httpx.Timeout(
@@ -305,6 +309,8 @@ class WeChatAPI:
             if not isinstance(errcode, int) or errcode == 0:
                 return data
             error = classify(errcode, str(data.get("errmsg", "")), path=path)
+            if self.on_error is not None:
+                self.on_error(error)
             if isinstance(error, RetryableApiError):
                 if busy < self.busy_retries:
                     time.sleep(self.backoff * 2**busy)

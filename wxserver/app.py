@@ -18,7 +18,8 @@ from wxserver.routing import HandlerSet, Router
 from wxserver.settings import Account, Kind, Settings, TokenMode, load_settings
 from wxserver.store import Store, open_store
 from wxserver.tokens import connect
-from wxserver.views import callback, errors, health, metrics
+from wxserver.views import callback, errors, health
+from wxserver.views import metrics as metrics_views
 
 EXTENSION = "wxserver"
 
@@ -42,6 +43,7 @@ def create_app(
     settings = load_settings(os.environ if environ is None else environ, config)
     configure_logging(settings.log_format)
     store = open_store(settings.store_url.reveal())
+    metrics = Metrics()
     cache: dict[tuple[str, ...], list[HandlerSet]] = {}
     endpoints: dict[str, AccountEndpoint] = {}
     for account in settings.accounts:
@@ -51,36 +53,47 @@ def create_app(
             )
         router = Router(cache[account.plugins])
         endpoints[account.name] = AccountEndpoint(
-            account, router, store, api=api_client(settings, account, store)
+            account, router, store, api=api_client(settings, account, store, metrics)
         )
 
     app = Flask("wxserver")
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.extensions[EXTENSION] = WxServer(
-        settings=settings, store=store, endpoints=endpoints, metrics=Metrics()
+        settings=settings, store=store, endpoints=endpoints, metrics=metrics
     )
     app.register_blueprint(callback.blueprint)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(metrics_views.blueprint)
     errors.register(app)
     return app
 
 
-def api_client(settings: Settings, account: Account, store: Store) -> WeChatAPI | None:
+def api_client(
+    settings: Settings, account: Account, store: Store, metrics: Metrics | None = None
+) -> WeChatAPI | None:
     """The account's API client with its token owner, or None without an AppSecret.
 
     WeCom apps use another API (qyapi) and get none here.
     """
     if not account.app_secret or account.kind is Kind.WECOM:
         return None
-    return connect(
+    app_id = account.app_id
+    api = connect(
         store,
-        account.app_id,
+        app_id,
         account.app_secret.reveal(),
         base_urls=settings.api_base_url or DEFAULT_BASE_URLS,
         stable=account.token_mode is TokenMode.STABLE,
+        on_refresh=None
+        if metrics is None
+        else lambda credential, result: metrics.token_refreshes.labels(
+            app_id, credential, result
+        ).inc(),
     )
+    if metrics is not None:
+        api.on_error = lambda error: metrics.api_errors.labels(app_id, str(error.errcode)).inc()
+    return api
 
 
 def state(app: Flask) -> WxServer:

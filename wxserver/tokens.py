@@ -134,9 +134,12 @@ class TokenOwner:
         alert_cooldown: float = 60.0,
         retry_cooldown: float = 5.0,
         clock: Callable[[], float] = time.time,
+        on_refresh: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
+        # Told of every fetch from WeChat as (credential, "ok" or the errcode); metrics count them.
+        self.on_refresh = on_refresh
         self.app_id = app_id
         self.stable = stable
         self.lock_timeout = lock_timeout
@@ -339,11 +342,14 @@ class TokenOwner:
     def _refresh(self, slot: _Slot, previous: Record | None) -> Record:
         self._raise_if_cooling(slot)
         delay = self.backoff
+        credential = "jsapi_ticket" if slot is self._ticket else "access_token"
         for attempt in range(1, self.attempts + 1):
             try:
                 grant = slot.fetch()
+                self._told(credential, "ok")
                 break
             except (RetryableApiError, ApiUnavailableError) as error:
+                self._told(credential, _result(error))
                 if attempt == self.attempts:
                     self._fail(slot, error, self.retry_cooldown)
                     raise
@@ -351,10 +357,12 @@ class TokenOwner:
                 time.sleep(delay)
                 delay *= 2
             except ConfigAlertError as error:
+                self._told(credential, _result(error))
                 log.error("fetching %s failed: %s", slot.key, error)
                 self._fail(slot, error, self.alert_cooldown)
                 raise
             except ApiError as error:  # recorded for diagnostics; the next caller may try again
+                self._told(credential, _result(error))
                 self._fail(slot, error, 0.0)
                 raise
         now = self._clock()
@@ -368,6 +376,10 @@ class TokenOwner:
         if previous is None or previous.value != record.value:
             log.info("%s refreshed; next refresh in %.0f s", slot.key, record.refresh_at - now)
         return record
+
+    def _told(self, credential: str, result: str) -> None:
+        if self.on_refresh is not None:
+            self.on_refresh(credential, result)
 
     def _fetch_token(self) -> Grant:
         return self.fetcher.fetch_access_token(stable=self.stable)
@@ -419,6 +431,10 @@ class TokenOwner:
         self.store.set(
             slot.key + ":failure", json.dumps(data, ensure_ascii=False).encode(), ttl=_DAY
         )
+
+
+def _result(error: ApiError | ApiUnavailableError) -> str:
+    return str(error.errcode) if isinstance(error, ApiError) else "unavailable"
 
 
 def _recreate(failure: Failure, path: str) -> ApiError | ApiUnavailableError:
