@@ -14,7 +14,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The Procfile's two processes: the job worker in the background, gunicorn in the foreground;
+# Ctrl-C stops both.
 run: $(VENV)/.installed
+	$(BIN)/wxserver worker --env development & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/wxserver run --env development
 
 lint: $(VENV)/.installed

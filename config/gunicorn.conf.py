@@ -13,11 +13,13 @@ from pathlib import Path
 
 bind = os.environ.get("WX_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-# One request per process: any handler code is safe (no threads shared with other requests), and
-# nginx's buffering keeps slow clients from ever holding a worker. Whether a threaded or async
-# worker class serves handlers that wait on the network better is measured by the benchmark in
-# bench/, not assumed here.
-worker_class = "sync"
+# Threads, not one request per process: a message whose reply is not ready is held open past
+# WeChat's 5 s (so WeChat sends it again) or waits for another copy's reply, and a held request
+# must not keep a fast message waiting. Each held request is one idle thread; 64 per process
+# hold 100 slow messages at once with room for the fast ones (tests/test_contract.py measures
+# it). nginx buffers every body, so a thread never waits on a slow client.
+worker_class = "gthread"
+threads = int(os.environ.get("WX_THREADS", "64"))
 # Build the app in the master first: a bad setting or plugin stops start-up with one clear message.
 preload_app = True
 
@@ -32,8 +34,7 @@ timeout = 15
 graceful_timeout = 10
 # How long an idle keep-alive connection from nginx is kept. Longer than nginx's upstream
 # keepalive_timeout (30 s), so nginx always closes an idle connection first and never sends a
-# message down one that gunicorn is closing. The sync class closes after every response and
-# ignores this; it takes effect if the worker class changes.
+# message down one that gunicorn is closing.
 keepalive = 35
 
 # Replace each worker after this many requests, so a plugin that leaks memory cannot grow a

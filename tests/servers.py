@@ -32,7 +32,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             _, err = process.communicate()
-            raise RuntimeError(f"process exited with {process.returncode}: {err.decode()[-2000:]}")
+            detail = err.decode()[-2000:] if err else "(output in its log file)"
+            raise RuntimeError(f"process exited with {process.returncode}: {detail}")
         with socket.socket() as sock:
             sock.settimeout(0.2)
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -50,25 +51,70 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
+def clean_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The test process's environment without its WX_* settings, plus ``env``."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("WX", "PROMETHEUS"))},
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+
+
 @contextmanager
-def gunicorn(env: Mapping[str, str], *, workers: int = 2) -> Iterator[Server]:
-    """Start ``gunicorn -c config/gunicorn.conf.py wsgi:app`` (the Procfile's command)."""
+def job_worker(env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``wxserver worker`` (the Procfile's worker) with ``env``, ready to take jobs."""
+    with tempfile.NamedTemporaryFile(prefix="wxserver-worker-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [str(BIN / "wxserver"), "worker"],
+            cwd=ROOT,
+            env=clean_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while b"Huey consumer started" not in Path(log.name).read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the job worker did not start: {Path(log.name).read_text()}"
+                    )
+                time.sleep(0.05)
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@contextmanager
+def gunicorn(env: Mapping[str, str], *, workers: int = 2, capture: bool = True) -> Iterator[Server]:
+    """Start ``gunicorn -c config/gunicorn.conf.py wsgi:app`` (the Procfile's command).
+
+    With ``capture`` the output is readable from ``process.stdout``/``stderr``; without, it goes
+    to a file, so a test sending many requests never fills a pipe nobody reads.
+    """
     port = free_port()
     scratch = tempfile.mkdtemp(prefix="wxserver-gunicorn-")
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("WX")},
-        # The embedded store every worker shares, in a folder of this server's own.
-        "WX_STORE_URL": f"sqlite:///{scratch}/store.db",
-        **env,
-        "WX_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(workers),
-    }
+    full_env = clean_env(
+        {
+            # The embedded store every worker shares, in a folder of this server's own.
+            "WX_STORE_URL": f"sqlite:///{scratch}/store.db",
+            **env,
+            "WX_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(workers),
+        }
+    )
+    output = open(f"{scratch}/gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
         cwd=ROOT,
         env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE if capture else output,
+        stderr=subprocess.PIPE if capture else subprocess.STDOUT,
     )
     try:
         wait_for_port(port, process)
@@ -80,4 +126,5 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+        output.close()
         shutil.rmtree(scratch, ignore_errors=True)

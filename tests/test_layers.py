@@ -38,6 +38,11 @@ SERVICES = [
     "api_errors",
     "tokens",
     "metrics",
+    "allowlist",
+    "deferred",
+    "jobs",
+    "answering",
+    "oauth",
 ]
 
 

@@ -48,3 +48,9 @@ def test_logs_json_request_line_is_one_object(
     assert request["type"] == "text"
     assert request["outcome"] == "reply"
     assert request["handler"] == "echo.echo_text"
+
+
+def test_logs_httpx_request_urls_are_not_logged() -> None:
+    # WeChat API URLs carry the access_token in their query string.
+    configure_logging("text")
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING

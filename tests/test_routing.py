@@ -211,3 +211,80 @@ def test_routing_event_handler_ignores_normal_messages() -> None:
     )
     assert isinstance(location, EventMessage)
     assert reply_text(router, location) == "event"
+
+
+# --- handles_event: the question a menu check asks ---------------------------------------------
+
+
+def test_routing_handles_event_exact_key_and_case_insensitive_name() -> None:
+    handlers = HandlerSet("t")
+    handlers.event("CLICK", key="MENU_A")(lambda m: "a")
+    router = Router([handlers])
+    assert router.handles_event("CLICK", "MENU_A")
+    assert router.handles_event("click", "MENU_A")
+    assert not router.handles_event("CLICK", "MENU_B")
+    assert not router.handles_event("scancode_push", "MENU_A")
+
+
+def test_routing_handles_event_key_regex() -> None:
+    handlers = HandlerSet("t")
+    handlers.event("CLICK", key_regex=r"ITEM_(?P<n>\d+)")(lambda m, n: n)
+    router = Router([handlers])
+    assert router.handles_event("CLICK", "ITEM_42")
+    assert not router.handles_event("CLICK", "ITEM_X")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "scancode_push",
+        "scancode_waitmsg",
+        "pic_sysphoto",
+        "pic_photo_or_album",
+        "pic_weixin",
+        "location_select",
+    ],
+)
+def test_routing_handles_event_menu_event_types(event: str) -> None:
+    handlers = HandlerSet("t")
+    handlers.event(event, key="K")(lambda m: "k")
+    assert Router([handlers]).handles_event(event, "K")
+    assert not Router([handlers]).handles_event(event, "other")
+
+
+def test_routing_handles_event_catch_all_rules_take_every_key() -> None:
+    any_event = HandlerSet("events")
+    any_event.event()(lambda m: "e")
+    any_message = HandlerSet("messages")
+    any_message.message()(lambda m: "m")
+    for handlers in (any_event, any_message):
+        assert Router([handlers]).handles_event("CLICK", "whatever")
+
+
+def test_routing_handles_event_ignores_fallbacks_and_text_rules() -> None:
+    handlers = HandlerSet("t")
+    handlers.text()(lambda m: "t")
+    handlers.message("text", "image")(lambda m: "m")
+    handlers.fallback()(lambda m: "f")
+    assert not Router([handlers]).handles_event("CLICK", "K")
+
+
+def test_routing_handles_event_calls_no_handler() -> None:
+    called: list[Message] = []
+    handlers = HandlerSet("t")
+    handlers.event("CLICK")(called.append)
+    assert Router([handlers]).handles_event("CLICK", "K")
+    assert called == []
+
+
+def test_routing_handles_event_for_events_with_required_fields() -> None:
+    # LOCATION needs a latitude the probe does not carry: its name and key still decide.
+    handlers = HandlerSet("t")
+    handlers.event("LOCATION")(lambda m: "l")
+    assert Router([handlers]).handles_event("LOCATION", "")
+
+
+def test_routing_handles_event_with_the_echo_set() -> None:
+    from wxserver.builtin.echo import handlers  # noqa: PLC0415 - the shipped catch-all set
+
+    assert Router([handlers]).handles_event("CLICK", "ANY_KEY_AT_ALL")

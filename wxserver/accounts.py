@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
+
+from wxserver.deferred import Continuation
 
 
 class Mode(StrEnum):
@@ -65,6 +68,8 @@ class Account:
     mode: Mode
     timestamp_tolerance: int
     reply_budget: float
+    continuation: Continuation
+    placeholder: str
     plugins: tuple[str, ...]
     token_mode: TokenMode
     jssdk_domains: tuple[str, ...]
@@ -87,10 +92,14 @@ class Settings:
     bind: str
     max_body_size: int
     log_format: str
+    wechat_timeout: float
+    dedup_ttl: int
     store_url: Secret
     api_base_url: str
     internal_secret: Secret
     load_entry_points: bool
+    callback_ip_allowlist: bool
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     accounts: tuple[Account, ...]
 
     def account(self, name: str) -> Account:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Flask
+from huey import Huey
 
+from wxserver.allowlist import CallbackAllowlist
+from wxserver.answering import Answerer
 from wxserver.api import DEFAULT_BASE_URLS, WeChatAPI
 from wxserver.endpoint import AccountEndpoint
+from wxserver.errors import ConfigError
+from wxserver.jobs import HueyJobs, Job, Jobs, ThreadJobs, make_huey
 from wxserver.logs import configure_logging
 from wxserver.metrics import Metrics
 from wxserver.plugins import load_handler_sets
@@ -18,7 +23,7 @@ from wxserver.routing import HandlerSet, Router
 from wxserver.settings import Account, Kind, Settings, TokenMode, load_settings
 from wxserver.store import Store, open_store
 from wxserver.tokens import connect
-from wxserver.views import callback, errors, health
+from wxserver.views import callback, errors, health, internal, jssdk, oauth
 from wxserver.views import metrics as metrics_views
 
 EXTENSION = "wxserver"
@@ -32,6 +37,24 @@ class WxServer:
     store: Store
     endpoints: Mapping[str, AccountEndpoint]
     metrics: Metrics
+    jobs: Jobs
+    # The job queue that ``wxserver worker`` consumes; None with the in-process store.
+    huey: Huey | None = None
+    # WeChat's callback IP list when WX_CALLBACK_IP_ALLOWLIST is on.
+    allowlist: CallbackAllowlist | None = None
+
+
+class _Finisher:
+    """Hands each job to the answerer of its account."""
+
+    def __init__(self, answerers: Mapping[str, Answerer]) -> None:
+        self._answerers = answerers
+
+    def finish(self, job: Job) -> None:
+        self._answerers[job.account].finish(job)
+
+    def watch(self, job: Job) -> bool | None:
+        return self._answerers[job.account].watch(job)
 
 
 def create_app(
@@ -46,24 +69,44 @@ def create_app(
     metrics = Metrics()
     cache: dict[tuple[str, ...], list[HandlerSet]] = {}
     endpoints: dict[str, AccountEndpoint] = {}
+    answerers: dict[str, Answerer] = {}
+    finisher = _Finisher(answerers)
+    huey = make_huey(settings.store_url.reveal())
+    jobs: Jobs = (
+        HueyJobs(huey, lambda: finisher) if huey is not None else ThreadJobs(lambda: finisher)
+    )
     for account in settings.accounts:
         if account.plugins not in cache:
             cache[account.plugins] = load_handler_sets(
                 account.plugins, use_entry_points=settings.load_entry_points
             )
         router = Router(cache[account.plugins])
-        endpoints[account.name] = AccountEndpoint(
-            account, router, store, api=api_client(settings, account, store, metrics)
+        answerers[account.name] = Answerer(
+            account,
+            router,
+            store,
+            api=api_client(settings, account, store, metrics),
+            jobs=lambda: jobs,
+            metrics=metrics,
+            wechat_timeout=settings.wechat_timeout,
+            dedup_ttl=settings.dedup_ttl,
         )
+        endpoints[account.name] = AccountEndpoint(answerers[account.name])
 
     app = Flask("wxserver")
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.extensions[EXTENSION] = WxServer(
-        settings=settings, store=store, endpoints=endpoints, metrics=metrics
+        settings=settings, store=store, endpoints=endpoints, metrics=metrics, jobs=jobs, huey=huey
     )
+    if settings.callback_ip_allowlist:
+        allowlist = callback_allowlist(endpoints, store, metrics)
+        app.extensions[EXTENSION] = replace(state(app), allowlist=allowlist)
     app.register_blueprint(callback.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(internal.blueprint)
+    app.register_blueprint(jssdk.blueprint)
+    app.register_blueprint(oauth.blueprint)
     app.register_blueprint(metrics_views.blueprint)
     errors.register(app)
     return app
@@ -94,6 +137,22 @@ def api_client(
     if metrics is not None:
         api.on_error = lambda error: metrics.api_errors.labels(app_id, str(error.errcode)).inc()
     return api
+
+
+def callback_allowlist(
+    endpoints: Mapping[str, AccountEndpoint], store: Store, metrics: Metrics
+) -> CallbackAllowlist:
+    """WeChat's callback IP list, fetched with the first account that has an API client.
+
+    The list is the platform's, the same for every Official Account, so one serves them all.
+    """
+    apis = [endpoint.api for endpoint in endpoints.values() if endpoint.api is not None]
+    if not apis:  # load_settings refuses this configuration; a clear error all the same
+        raise ConfigError("WX_CALLBACK_IP_ALLOWLIST", "is on, but no account has an AppSecret", "")
+    api = apis[0]
+    return CallbackAllowlist(
+        store, api.callback_ips, on_event=lambda event: metrics.allowlist_events.labels(event).inc()
+    )
 
 
 def state(app: Flask) -> WxServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 import string
@@ -12,7 +13,9 @@ from typing import Any
 import click
 import httpx
 
+from wxserver.app import create_app
 from wxserver.errors import PluginError, WxServerError
+from wxserver.jobs import consumer_options
 from wxserver.plugins import load_handler_sets
 from wxserver.server import serve
 from wxserver.settings import Mode, Settings, load_settings
@@ -67,6 +70,30 @@ def run(env: str | None, bind: str | None, workers: int | None) -> None:
         except PluginError as exc:
             raise click.ClickException(str(exc)) from None
     serve(bind or settings.bind, workers=workers)
+
+
+@main.command()
+@click.option("--env", help="Configuration to use (config/<env>.toml); default: $WX_ENV.")
+@click.option("--threads", default=32, show_default=True, help="Jobs run at once.")
+def worker(env: str | None, threads: int) -> None:
+    """Run deferred handlers (the Procfile's worker): consume the job queue beside the store."""
+    if env:
+        os.environ["WX_ENV"] = env
+    _settings(env)
+    try:
+        app = create_app()
+    except WxServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    huey = app.extensions["wxserver"].huey
+    if huey is None:
+        raise click.ClickException(
+            "the memory:// store keeps jobs inside the web process, which runs them itself; "
+            "use a sqlite:// or redis:// store (WX_STORE_URL) for a separate worker"
+        )
+    options = {**consumer_options(), "workers": threads}
+    # huey reports start-up, job failures and shutdown on its own loggers.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    huey.create_consumer(**options).run()
 
 
 @main.command("check-config")

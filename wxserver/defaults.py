@@ -16,6 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "timestamp_tolerance": 300,
     # Seconds a passive reply may take; WeChat gives up at 5 s, so leave room for the network.
     "reply_budget": 4.5,
+    # How long WeChat waits for an answer before it sends the message again (tests shorten it).
+    "wechat_timeout": 5.0,
+    # How long the copies of a message are recognised as one (WeChat retries within ~10 s).
+    "dedup_ttl": 300,
     "plugins": [],
     "load_entry_points": True,
     "log_format": "text",
@@ -25,6 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "api_base_url": "",
     # Bearer secret of the internal token endpoints for business servers; empty turns them off.
     "internal_secret": "",
+    # Refuse callers outside WeChat's callback IP list (getcallbackip, fetched daily). Off: the
+    # signature check is what authenticates a callback; this is defence in depth on top of it.
+    "callback_ip_allowlist": False,
+    # Peers whose X-Forwarded-For is believed: nginx on this machine. gunicorn reads it too.
+    "trusted_proxies": ["127.0.0.1", "::1"],
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
 }
 
@@ -35,12 +44,18 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_MAX_BODY_SIZE": (("max_body_size",), "int"),
     "WX_TIMESTAMP_TOLERANCE": (("timestamp_tolerance",), "int"),
     "WX_REPLY_BUDGET": (("reply_budget",), "float"),
+    "WX_WECHAT_TIMEOUT": (("wechat_timeout",), "float"),
+    "WX_DEDUP_TTL": (("dedup_ttl",), "int"),
+    "WX_CONTINUATION": (("accounts", DEFAULT_ACCOUNT, "continuation"), "str"),
+    "WX_PLACEHOLDER": (("accounts", DEFAULT_ACCOUNT, "placeholder"), "str"),
     "WX_PLUGINS": (("plugins",), "list"),
     "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
     "WX_LOG_FORMAT": (("log_format",), "str"),
     "WX_STORE_URL": (("store_url",), "str"),
     "WX_API_BASE_URL": (("api_base_url",), "str"),
     "WX_INTERNAL_SECRET": (("internal_secret",), "str"),
+    "WX_CALLBACK_IP_ALLOWLIST": (("callback_ip_allowlist",), "bool"),
+    "WX_TRUSTED_PROXIES": (("trusted_proxies",), "list"),
     "WX_TOKEN_MODE": (("accounts", DEFAULT_ACCOUNT, "token_mode"), "str"),
     "WX_JSSDK_DOMAINS": (("accounts", DEFAULT_ACCOUNT, "jssdk_domains"), "list"),
     "WX_CORS_ORIGINS": (("accounts", DEFAULT_ACCOUNT, "cors_origins"), "list"),

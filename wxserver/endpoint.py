@@ -8,57 +8,30 @@ with the key that opened the request. Bad input raises a ProtocolError; the web 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from wxserver import signature
-from wxserver.api import WeChatAPI
-from wxserver.context import HandlerContext, handler_context
+from wxserver.answering import TEXT, XML, Answerer, Outcome
 from wxserver.crypto import MessageCrypto
 from wxserver.errors import (
     DowngradeError,
     MissingParameterError,
     ProtocolError,
-    ReplyError,
+    ReplayError,
     StaleRequestError,
     XmlError,
 )
-from wxserver.messages import EventMessage, Message, NormalMessage
 from wxserver.parsing import message_from_fields, parse_xml
-from wxserver.replies import SUCCESS, NoReply, render, render_envelope
-from wxserver.routing import Router
-from wxserver.sessions import SessionStore
-from wxserver.settings import Account, Kind, Mode
-from wxserver.store import Store
+from wxserver.replies import SUCCESS, render_envelope
+from wxserver.settings import Kind, Mode
 
 log = logging.getLogger("wxserver.handler")
 
-# Longer than WeChat's three attempts (t, t+5 s, t+10 s) with a wide margin.
-SEEN_TTL = 120.0
-
-XML = "application/xml"
-TEXT = "text/plain; charset=utf-8"
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The response to send and what the request log line says about it."""
-
-    body: bytes
-    content_type: str
-    mode: str = "-"
-    msg_type: str = "-"
-    event: str = "-"
-    event_key: str = "-"
-    msg_id: str = "-"
-    handler: str = "-"
-    outcome: str = "-"
-    reason: str = ""
-    handler_seconds: float | None = None
-    duplicate: bool = False
+__all__ = ["TEXT", "XML", "AccountEndpoint", "Outcome"]
 
 
 def _require(query: Mapping[str, str], *names: str) -> list[str]:
@@ -74,21 +47,14 @@ def _require(query: Mapping[str, str], *names: str) -> list[str]:
 class AccountEndpoint:
     """Serves one account: owns its crypto, router and clock."""
 
-    def __init__(
-        self,
-        account: Account,
-        router: Router,
-        store: Store,
-        *,
-        api: WeChatAPI | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.account = account
-        self.api = api
-        self.router = router
-        self.store = store
-        self.sessions = SessionStore(store)
+    def __init__(self, answerer: Answerer, *, clock: Callable[[], float] = time.time) -> None:
+        self.answerer = answerer
+        self.account = answerer.account
+        self.router = answerer.router
+        self.store = answerer.store
+        self.api = answerer.api
         self.clock = clock
+        account = self.account
         self._token = account.token.reveal()
         keys = account.encoding_aes_keys
         self.crypto = MessageCrypto(keys, account.app_id) if keys else None
@@ -154,13 +120,15 @@ class AccountEndpoint:
         WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
         timestamp is the only check before the body is read.
         """
+        arrived = self.clock()
         wecom = self.account.kind is Kind.WECOM
         if wecom:
             _, timestamp, nonce = _require(query, "msg_signature", "timestamp", "nonce")
             self._check_timestamp(timestamp)
         else:
             timestamp, nonce = self._verify(query)
-        fields = parse_xml(read_body())
+        body = read_body()
+        fields = parse_xml(body)
         encrypt = fields.get("Encrypt")
         aes = wecom or query.get("encrypt_type", "").lower() == "aes" or encrypt is not None
         sealer: tuple[MessageCrypto, int] | None = None
@@ -186,66 +154,24 @@ class AccountEndpoint:
             )
         else:
             mode = "plain"
+            self._refuse_replay(query, body)
         message = message_from_fields(fields)
-        outcome = self._answer(message, mode)
+        outcome = self.answerer.answer(message, mode, arrived)
         if sealer is not None and outcome.body != SUCCESS:
             outcome.body = self._seal(outcome.body, *sealer)
         return outcome
 
-    def _answer(self, message: Message, mode: str) -> Outcome:
-        outcome = Outcome(SUCCESS, TEXT, mode=mode, msg_type=message.msg_type)
-        if isinstance(message, EventMessage):
-            outcome.event = message.event
-            outcome.event_key = message.event_key or "-"
-        if isinstance(message, NormalMessage) and message.msg_id is not None:
-            outcome.msg_id = str(message.msg_id)
-        # A copy of a message seen in the last SEEN_TTL seconds is one of WeChat's retries.
-        outcome.duplicate = not self.store.add(
-            f"seen:{self.account.name}:{message.key}", b"1", ttl=SEEN_TTL
-        )
-        context = HandlerContext(
-            account=self.account,
-            message=message,
-            store=self.store,
-            sessions=self.sessions,
-            api=self.api,
-        )
-        started = time.perf_counter()
-        with handler_context(context):
-            dispatched = self.router.dispatch(message)
-        outcome.handler_seconds = time.perf_counter() - started
-        outcome.handler = dispatched.handler or "-"
-        if dispatched.error is not None:
-            log.error(
-                "handler %s raised %s: %s (account=%s msg_id=%s key=%s); answered success",
-                dispatched.handler,
-                type(dispatched.error).__name__,
-                dispatched.error,
-                self.account.name,
-                outcome.msg_id,
-                message.key,
-                exc_info=dispatched.error,
+    def _refuse_replay(self, query: Mapping[str, str], body: bytes) -> None:
+        # In plaintext mode the signature covers the query, not the body: a captured query
+        # string could carry any body until its timestamp goes stale. The first body seen with
+        # a signature is remembered; the same body again is a retry, another one a forgery.
+        digest = hashlib.sha256(body).digest()
+        key = f"replay:{self.account.name}:{query['signature']}:{query['nonce']}"
+        ttl = max(self.account.timestamp_tolerance, 60)
+        if not self.store.add(key, digest, ttl=ttl) and self.store.get(key) != digest:
+            raise ReplayError(
+                "this signed query string was already used with another body; refused as a replay"
             )
-            outcome.outcome = "handler-error"
-            return outcome
-        if isinstance(dispatched.reply, NoReply):
-            outcome.outcome = "success"
-            return outcome
-        try:
-            outcome.body = render(dispatched.reply, message, create_time=int(self.clock()))
-        except ReplyError as exc:
-            log.error(
-                "handler %s returned a reply WeChat would not deliver (account=%s msg_id=%s): %s",
-                dispatched.handler,
-                self.account.name,
-                outcome.msg_id,
-                exc,
-            )
-            outcome.outcome = "reply-error"
-            return outcome
-        outcome.content_type = XML
-        outcome.outcome = "reply"
-        return outcome
 
     def _seal(self, xml: bytes, crypto: MessageCrypto, key_index: int) -> bytes:
         # The reply is sealed with the key that opened the request, so a rotation in progress

@@ -60,8 +60,20 @@ class StaleRequestError(ProtocolError):
     status = 403
 
 
+class ReplayError(ProtocolError):
+    """A plaintext request reused a signed query string with another body."""
+
+    status = 403
+
+
 class DowngradeError(ProtocolError):
     """A plaintext body reached an account configured for secure mode."""
+
+    status = 403
+
+
+class ForbiddenAddressError(ProtocolError):
+    """The caller's address is outside WeChat's callback IP list (WX_CALLBACK_IP_ALLOWLIST)."""
 
     status = 403
 

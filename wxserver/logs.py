@@ -40,3 +40,5 @@ def configure_logging(log_format: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger.addHandler(handler)
+    # httpx logs each request's URL at INFO, and WeChat's URLs carry the access_token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

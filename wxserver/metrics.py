@@ -102,6 +102,13 @@ class Metrics:
             ["account"],
             registry=r,
         )
+        self.dropped_replies = Counter(
+            "wxserver_dropped_replies",
+            "Replies that missed every attempt and could not go out as customer-service "
+            "messages, by reason (no-api, api-error).",
+            ["account", "reason"],
+            registry=r,
+        )
         self.handler_errors = Counter(
             "wxserver_handler_errors",
             "Handlers that raised or returned an unusable reply (answered success).",
@@ -130,6 +137,13 @@ class Metrics:
             "wxserver_api_errors",
             "WeChat API calls that returned an errcode, by errcode.",
             ["app_id", "errcode"],
+            registry=r,
+        )
+        self.allowlist_events = Counter(
+            "wxserver_callback_allowlist_events",
+            "Callback IP list refreshes (refreshed, refresh_failed) and requests let through "
+            "unchecked for want of a list (fail_open).",
+            ["event"],
             registry=r,
         )
         self.callback_check = Gauge(

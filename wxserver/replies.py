@@ -12,8 +12,9 @@ from __future__ import annotations
 import enum
 import re
 import time
-from dataclasses import KW_ONLY, dataclass, fields
-from typing import ClassVar, Final, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass, field, fields
+from typing import Any, ClassVar, Final, Protocol
 
 from wxserver.errors import ReplyError
 
@@ -22,6 +23,7 @@ __all__ = [
     "SUCCESS",
     "Addressed",
     "Article",
+    "Deferred",
     "ImageReply",
     "MusicReply",
     "NewsReply",
@@ -272,3 +274,40 @@ def render_envelope(*, encrypt: str, msg_signature: str, timestamp: int, nonce: 
         f"<TimeStamp>{seconds}</TimeStamp>"
         f"<Nonce>{_cdata(nonce)}</Nonce></xml>"
     ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Answer later: the work runs as a job outside the request, and its result is the reply.
+
+    A handler returns ``Deferred(func, *args)`` where ``func`` is a module-level function (it is
+    sent to the job worker by name) returning what a handler may return: a Reply, a str or
+    ``NO_REPLY``. A rule registered with ``background=True`` is deferred whole by the router.
+    ``placeholder`` is the text answered in the meantime when WeChat cannot wait any longer; with
+    none, ``success``.
+    """
+
+    call: Callable[..., object] | None = None
+    args: tuple[Any, ...] = ()
+    placeholder: str | None = None
+    # Set by the router for a background rule: the job runs that rule with these groups.
+    rule: str | None = None
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        call: Callable[..., object] | None = None,
+        *args: Any,
+        placeholder: str | None = None,
+        rule: str | None = None,
+        groups: Mapping[str, str] | None = None,
+    ) -> None:
+        if (call is None) == (rule is None):
+            raise ReplyError(
+                "Deferred needs the function to run later (or, from the router, a rule)"
+            )
+        object.__setattr__(self, "call", call)
+        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "placeholder", placeholder)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "groups", dict(groups or {}))

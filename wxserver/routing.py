@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from wxserver.errors import HandlerError
+from wxserver.errors import HandlerError, XmlError
 from wxserver.events import (
     ScanEvent,
     SubscribeEvent,
@@ -25,8 +25,10 @@ from wxserver.messages import (
     EventMessage,
     Message,
     TextMessage,
+    UnknownEvent,
 )
-from wxserver.replies import NO_REPLY, NoReply, Reply, TextReply
+from wxserver.parsing import message_from_fields
+from wxserver.replies import NO_REPLY, Deferred, NoReply, Reply, TextReply
 
 Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
@@ -41,19 +43,55 @@ class Rule:
     handler: Handler
     matcher: Matcher
     fallback: bool = False
+    # Run as a job outside the request (see Deferred): for handlers that may take seconds.
+    background: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Dispatched:
     """What the router decided: the reply, who gave it, and the handler's error if it raised."""
 
-    reply: Reply | NoReply
+    reply: Reply | NoReply | Deferred
     handler: str | None
     error: BaseException | None = None
 
 
 def _compile(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
     return pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+
+
+# The fields a menu event carries besides its name and key, with neutral values, so that a probe
+# for a scan-code, photo or location-picker key is built as its own class, as WeChat's would be.
+_PROBE_FIELDS: dict[str, Any] = {
+    "ToUserName": "gh_handles_event_probe",
+    "FromUserName": "oHandlesEventProbe",
+    "CreateTime": "0",
+    "MsgType": "event",
+    "ScanCodeInfo": {"ScanType": "qrcode", "ScanResult": ""},
+    "SendPicsInfo": {"Count": "0"},
+    "SendLocationInfo": {"Location_X": "0", "Location_Y": "0", "Scale": "0", "Label": ""},
+}
+
+
+def _probe_event(event: str, key: str) -> EventMessage:
+    """An event named ``event`` with EventKey ``key``, as the parser would build it."""
+    fields = {**_PROBE_FIELDS, "Event": event, "EventKey": key}
+    try:
+        message = message_from_fields(fields)
+    except XmlError:
+        # An event with required fields the probe lacks (LOCATION, TEMPLATESENDJOBFINISH ...):
+        # rules select on the name and the key, which an UnknownEvent carries just the same.
+        message = None
+    if isinstance(message, EventMessage):
+        return message
+    return UnknownEvent(
+        to_user_name=fields["ToUserName"],
+        from_user_name=fields["FromUserName"],
+        create_time=0,
+        msg_type="event",
+        event=event,
+        event_key=key,
+    )
 
 
 def _routing_key(message: EventMessage) -> str | None:
@@ -69,10 +107,12 @@ class HandlerSet:
     name: str
     rules: list[Rule] = field(default_factory=list)
 
-    def _register(self, matcher: Matcher, *, fallback: bool = False) -> Callable[[H], H]:
+    def _register(
+        self, matcher: Matcher, *, fallback: bool = False, background: bool = False
+    ) -> Callable[[H], H]:
         def decorator(handler: H) -> H:
             label = f"{self.name}.{getattr(handler, '__name__', 'handler')}"
-            self.rules.append(Rule(label, handler, matcher, fallback))
+            self.rules.append(Rule(label, handler, matcher, fallback, background))
             return handler
 
         return decorator
@@ -82,6 +122,7 @@ class HandlerSet:
         exact: str | None = None,
         *,
         regex: str | re.Pattern[str] | None = None,
+        background: bool = False,
     ) -> Callable[[H], H]:
         """Text messages: all of them, those equal to ``exact``, or those matching ``regex``.
 
@@ -102,9 +143,9 @@ class HandlerSet:
                 return None
             return {}
 
-        return self._register(matcher)
+        return self._register(matcher, background=background)
 
-    def message(self, *msg_types: str) -> Callable[[H], H]:
+    def message(self, *msg_types: str, background: bool = False) -> Callable[[H], H]:
         """Messages whose MsgType is one of ``msg_types`` (any message when none is given)."""
         wanted = frozenset(kind.lower() for kind in msg_types)
 
@@ -113,13 +154,14 @@ class HandlerSet:
                 return None
             return {}
 
-        return self._register(matcher)
+        return self._register(matcher, background=background)
 
     def event(
         self,
         *events: str,
         key: str | None = None,
         key_regex: str | re.Pattern[str] | None = None,
+        background: bool = False,
     ) -> Callable[[H], H]:
         """Events named ``events`` (case-insensitive; all events when none is given).
 
@@ -144,21 +186,22 @@ class HandlerSet:
                 return None if found is None else found.groupdict()
             return {}
 
-        return self._register(matcher)
+        return self._register(matcher, background=background)
 
-    def fallback(self) -> Callable[[H], H]:
+    def fallback(self, *, background: bool = False) -> Callable[[H], H]:
         """Any message no other rule answered, unknown types included."""
-        return self._register(lambda message: {}, fallback=True)
+        return self._register(lambda message: {}, fallback=True, background=background)
 
 
-def as_reply(result: object) -> Reply | NoReply | None:
+def as_reply(result: object) -> Reply | NoReply | Deferred | None:
     """Turn what a handler returned into a reply; raise HandlerError for anything else."""
-    if result is None or isinstance(result, Reply | NoReply):
+    if result is None or isinstance(result, Reply | NoReply | Deferred):
         return result
     if isinstance(result, str):
         return TextReply(content=result)
     raise HandlerError(
-        f"a handler returned {type(result).__name__}; return a Reply, a str, NO_REPLY or None"
+        f"a handler returned {type(result).__name__}; "
+        "return a Reply, a str, NO_REPLY, Deferred or None"
     )
 
 
@@ -177,12 +220,28 @@ class Router:
         """The rules in the order they are tried."""
         return self._rules
 
+    def handles_event(self, event: str, key: str) -> bool:
+        """Whether a rule would take the event ``event`` with EventKey ``key`` (as sent).
+
+        Answers without calling any handler: the rules' tests are run on a made-up event. A
+        catch-all rule, ``@handlers.event()`` or ``@handlers.message()``, takes every key; a
+        fallback does not count, because it stands for "nobody handles this". Used to refuse a
+        menu whose click keys would reach no handler.
+        """
+        probe = _probe_event(event, key)
+        return any(rule.matcher(probe) is not None for rule in self._rules if not rule.fallback)
+
     def dispatch(self, message: Message) -> Dispatched:
-        """Run the first matching handler that answers; a raising handler answers ``success``."""
+        """Run the first matching handler that answers; a raising handler answers ``success``.
+
+        A background rule is not run here: it answers a Deferred naming itself, for the job.
+        """
         for rule in self._rules:
             groups = rule.matcher(message)
             if groups is None:
                 continue
+            if rule.background:
+                return Dispatched(Deferred(rule=rule.name, groups=groups), rule.name)
             try:
                 reply = as_reply(rule.handler(message, **groups))
             except Exception as exc:  # a handler's bug must never become a 5xx
@@ -190,3 +249,24 @@ class Router:
             if reply is not None:
                 return Dispatched(reply, rule.name)
         return Dispatched(NO_REPLY, None)
+
+    def finish(self, deferred: Deferred, message: Message) -> Dispatched:
+        """Do the work of ``deferred`` (in the job worker): its rule, or its function."""
+        name = deferred.rule or getattr(deferred.call, "__qualname__", "deferred")
+        try:
+            if deferred.rule is not None:
+                rule = next((r for r in self._rules if r.name == deferred.rule), None)
+                if rule is None:
+                    raise HandlerError(
+                        f"no rule {deferred.rule!r} is loaded to finish this message"
+                    )
+                result = rule.handler(message, **deferred.groups)
+            else:
+                assert deferred.call is not None  # noqa: S101 - Deferred checks one is set
+                result = deferred.call(*deferred.args)
+            reply = as_reply(result)
+            if isinstance(reply, Deferred):
+                raise HandlerError("deferred work returned another Deferred")
+        except Exception as exc:  # as in dispatch: logged by the caller, answered success
+            return Dispatched(NO_REPLY, name, exc)
+        return Dispatched(NO_REPLY if reply is None else reply, name)

@@ -15,12 +15,15 @@ import re
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
 from wxserver.accounts import Account, Kind, Mode, Secret, Settings, TokenMode
+from wxserver.allowlist import parse_network
 from wxserver.crypto import AesKey
 from wxserver.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
+from wxserver.deferred import Continuation
 from wxserver.errors import ConfigError, IllegalAesKeyError
 
 __all__ = [
@@ -150,6 +153,14 @@ def _validate(tree: dict[str, Any]) -> Settings:
     max_body = _integer(tree, "max_body_size", minimum=1024)
     tolerance = _integer(tree, "timestamp_tolerance", minimum=0)
     budget = _budget(tree["reply_budget"], "reply_budget")
+    timeout = tree["wechat_timeout"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 5:
+        raise ConfigError(
+            _label("wechat_timeout"),
+            f"must be from 1 to 5 seconds, got {timeout!r}",
+            "WeChat waits 5 s; leave it unset outside tests.",
+        )
+    dedup_ttl = _integer(tree, "dedup_ttl", minimum=60)
     log_format = str(tree["log_format"])
     if log_format not in ("text", "json"):
         raise ConfigError(_label("log_format"), f"is {log_format!r}", "Use 'text' or 'json'.")
@@ -161,6 +172,8 @@ def _validate(tree: dict[str, Any]) -> Settings:
         _account(str(name), dict(raw), tolerance, float(budget), plugins)
         for name, raw in accounts_tree.items()
     )
+    for account in accounts:
+        _check_continuation(account, float(timeout))
     paths = [account.path for account in accounts]
     for path in paths:
         if paths.count(path) > 1:
@@ -172,13 +185,33 @@ def _validate(tree: dict[str, Any]) -> Settings:
         bind=str(tree["bind"]),
         max_body_size=max_body,
         log_format=log_format,
+        wechat_timeout=float(timeout),
+        dedup_ttl=dedup_ttl,
         # A Redis URL may carry a password.
         store_url=Secret(str(tree["store_url"])),
         api_base_url=_base_url(tree["api_base_url"]),
         internal_secret=_internal_secret(tree["internal_secret"]),
         load_entry_points=bool(tree["load_entry_points"]),
+        callback_ip_allowlist=_callback_ip_allowlist(tree["callback_ip_allowlist"], accounts),
+        trusted_proxies=_trusted_proxies(tree),
         accounts=accounts,
     )
+
+
+def _check_continuation(account: Account, wechat_timeout: float) -> None:
+    prefix = f"accounts.{account.name}."
+    if account.reply_budget >= wechat_timeout:
+        raise ConfigError(
+            _label(prefix + "reply_budget"),
+            f"is {account.reply_budget} s, not less than WeChat's {wechat_timeout} s",
+            "Leave room for the network: 4.5 s against WeChat's 5 s.",
+        )
+    if account.continuation is Continuation.CUSTOMER_SERVICE and not account.app_secret:
+        raise ConfigError(
+            _label(prefix + "continuation"),
+            "is customer-service, which sends late replies through the WeChat API",
+            "Set the AppSecret (WX_APPSECRET), or use continuation = retry.",
+        )
 
 
 def _budget(value: Any, key: str) -> float:
@@ -232,6 +265,35 @@ def _internal_secret(value: Any) -> Secret:
     return Secret(text)
 
 
+def _callback_ip_allowlist(value: Any, accounts: tuple[Account, ...]) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(_label("callback_ip_allowlist"), f"is {value!r}", "Use true or false.")
+    # The list comes from getcallbackip, an API call of an Official Account (WeCom has its own).
+    if value and not any(a.kind is Kind.MP and a.app_secret for a in accounts):
+        raise ConfigError(
+            _label("callback_ip_allowlist"),
+            "is on, but no Official Account has an AppSecret to fetch WeChat's IP list with",
+            "Set WX_APPSECRET (or accounts.<name>.app_secret), or turn the allow-list off.",
+        )
+    return value
+
+
+def _trusted_proxies(tree: Mapping[str, Any]) -> tuple[IPv4Network | IPv6Network, ...]:
+    fix = "List nginx's addresses or networks, e.g. 127.0.0.1,::1 or 10.0.0.0/8."
+    networks: list[IPv4Network | IPv6Network] = []
+    for entry in _string_list(tree, ("trusted_proxies",), what="addresses or CIDR networks"):
+        if entry == "*":
+            # gunicorn accepts it, but then any client could choose the address it is seen with.
+            raise ConfigError(_label("trusted_proxies"), "is '*', which trusts every client", fix)
+        try:
+            networks.append(parse_network(entry))
+        except ValueError as exc:
+            raise ConfigError(
+                _label("trusted_proxies"), f"has {entry!r}, which is not valid ({exc})", fix
+            ) from None
+    return tuple(networks)
+
+
 def _string_list(
     tree: Mapping[str, Any],
     path: tuple[str, ...],
@@ -258,6 +320,8 @@ _ACCOUNT_KEYS = {
     "mode",
     "timestamp_tolerance",
     "reply_budget",
+    "continuation",
+    "placeholder",
     "plugins",
     "token_mode",
     "jssdk_domains",
@@ -356,6 +420,10 @@ def _account(
         mode=mode,
         timestamp_tolerance=_integer(raw, "timestamp_tolerance", minimum=0, prefix=prefix),
         reply_budget=_budget(raw["reply_budget"], prefix + "reply_budget"),
+        continuation=_choice(
+            Continuation, raw.get("continuation") or Continuation.RETRY, prefix + "continuation"
+        ),
+        placeholder=str(raw.get("placeholder") or ""),
         token_mode=_choice(
             TokenMode, raw.get("token_mode") or TokenMode.STABLE, prefix + "token_mode"
         ),

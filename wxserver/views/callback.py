@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from wxserver.allowlist import client_address
 from wxserver.endpoint import TEXT, AccountEndpoint, Outcome
-from wxserver.errors import BodyTooLargeError, ProtocolError
+from wxserver.errors import BodyTooLargeError, ForbiddenAddressError, ProtocolError
 from wxserver.metrics import WECHAT_DEADLINE, Metrics, refusal_stage
+from wxserver.settings import Kind
 from wxserver.views.errors import protocol_error_response
+
+if TYPE_CHECKING:
+    from wxserver.app import WxServer
 
 log = logging.getLogger("wxserver.request")
 
@@ -68,6 +74,25 @@ def _read_body() -> bytes:
     return b"".join(parts)
 
 
+def _check_address(state: WxServer, endpoint: AccountEndpoint) -> None:
+    """Refuse a caller outside WeChat's callback IP list, before any signature work.
+
+    Only Official Accounts: WeCom calls from other addresses, which getcallbackip does not list.
+    """
+    if state.allowlist is None or endpoint.account.kind is not Kind.MP:
+        return
+    address = client_address(
+        request.remote_addr or "",
+        request.headers.get("X-Forwarded-For"),
+        state.settings.trusted_proxies,
+    )
+    if not state.allowlist.allows(address):
+        raise ForbiddenAddressError(
+            f"{address or 'a peer without an IP address'} is not in WeChat's callback IP list "
+            "(WX_CALLBACK_IP_ALLOWLIST); a proxy in front must be in WX_TRUSTED_PROXIES"
+        )
+
+
 def callback(account: str) -> Response:
     """Answer WeChat for ``account``."""
     started = time.perf_counter()
@@ -76,6 +101,7 @@ def callback(account: str) -> Response:
     query = request.args.to_dict()
     with state.metrics.inflight.track_inprogress():
         try:
+            _check_address(state, endpoint)
             if request.method == "GET":
                 echoed = endpoint.handshake(query, _raw_echostr())
                 outcome = Outcome(echoed, TEXT, outcome="handshake")
