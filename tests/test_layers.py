@@ -43,6 +43,7 @@ SERVICES = [
     "jobs",
     "answering",
     "oauth",
+    "menu",
 ]
 
 

@@ -215,3 +215,7 @@ def simulate(
         return
     click.echo("encrypted reply, decrypted:" if result.encrypted else "plaintext reply:")
     click.echo(result.xml.decode())
+
+
+# The diagnostics and menu commands register themselves on `main`.
+from wxserver import cli_diagnostics, cli_menu  # noqa: E402, F401
