@@ -44,6 +44,7 @@ SERVICES = [
     "answering",
     "oauth",
     "menu",
+    "netcheck",
 ]
 
 

@@ -189,3 +189,25 @@ def test_metrics_token_refreshes_and_api_errors_are_counted(make_app: AppFactory
         value(text, "wxserver_token_refreshes_total", credential="access_token", result="ok") == 1
     )
     assert value(text, "wxserver_api_errors_total", errcode="45015") == 1
+
+
+def test_metrics_callback_check_signals_dns_failure(make_app: AppFactory) -> None:
+    with FakeWeChat() as fake:
+        config = config_with(app_id=FAKE_APP_ID, app_secret=FAKE_APP_SECRET)
+        config["api_base_url"] = fake.url
+        app = make_app(config)
+        check = app.extensions["wxserver"].netchecks["default"]
+        result = check.run()
+        assert result is not None
+        assert result.dns_ok
+        assert check.run() is None  # not due again within the hour
+        text = scrape(app)
+        assert value(text, "wxserver_callback_check_ok", check="dns") == 1
+        assert fake.calls("/cgi-bin/callback/check") == 1
+
+        broken = make_app(config)  # a fresh store: due at once
+        fake.inject("/cgi-bin/callback/check", errcode=40201, errmsg="invalid url")
+        failed = broken.extensions["wxserver"].netchecks["default"].run()
+        assert failed is not None
+        assert not failed.dns_ok
+        assert value(scrape(broken), "wxserver_callback_check_ok", check="dns") == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask
@@ -18,6 +18,7 @@ from wxserver.errors import ConfigError
 from wxserver.jobs import HueyJobs, Job, Jobs, ThreadJobs, make_huey
 from wxserver.logs import configure_logging
 from wxserver.metrics import Metrics
+from wxserver.netcheck import NetworkCheck
 from wxserver.plugins import load_handler_sets
 from wxserver.routing import HandlerSet, Router
 from wxserver.settings import Account, Kind, Settings, TokenMode, load_settings
@@ -42,6 +43,8 @@ class WxServer:
     huey: Huey | None = None
     # WeChat's callback IP list when WX_CALLBACK_IP_ALLOWLIST is on.
     allowlist: CallbackAllowlist | None = None
+    # WeChat's hourly check of each account's callback URL (accounts with an API client).
+    netchecks: Mapping[str, NetworkCheck] = field(default_factory=dict)
 
 
 class _Finisher:
@@ -97,7 +100,17 @@ def create_app(
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.extensions[EXTENSION] = WxServer(
-        settings=settings, store=store, endpoints=endpoints, metrics=metrics, jobs=jobs, huey=huey
+        settings=settings,
+        store=store,
+        endpoints=endpoints,
+        metrics=metrics,
+        jobs=jobs,
+        huey=huey,
+        netchecks={
+            name: NetworkCheck(store, endpoint.api)
+            for name, endpoint in endpoints.items()
+            if endpoint.api is not None
+        },
     )
     if settings.callback_ip_allowlist:
         allowlist = callback_allowlist(endpoints, store, metrics)

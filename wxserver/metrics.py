@@ -15,7 +15,8 @@ MP console alarm              metric to alert on
                               or a handler reply that could not be rendered (answered success)
 连接超时 (connect timeout)    ``wxserver_inflight_requests`` at the worker count: new connections
                               queue; ``wxserver_alarm_signals_total{category="saturated"}``
-DNS失败 (DNS failure)         ``wxserver_callback_check_ok{check="dns"}`` 0 after ``net-check``
+DNS失败 (DNS failure)         ``wxserver_callback_check_ok{check="dns"}`` 0: WeChat's hourly check of
+                              the callback URL (wxserver.netcheck) could not resolve it
 MarkFail (自动屏蔽)           follows the three above; alert on any of them, not on this one
 ============================  =====================================================================
 """

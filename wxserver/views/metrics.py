@@ -15,5 +15,12 @@ blueprint = Blueprint("metrics", __name__)
 @blueprint.get("/internal/metrics")
 def scrape() -> Response:
     """Every metric, summed over the gunicorn workers."""
-    body = current_app.extensions["wxserver"].metrics.exposition()
+    state = current_app.extensions["wxserver"]
+    for check in state.netchecks.values():
+        check.run_in_background()  # at most hourly across every process; never waited for
+        last = check.last()
+        if last is not None:
+            state.metrics.callback_check.labels(check.api.app_id, "dns").set(int(last.dns_ok))
+            state.metrics.callback_check.labels(check.api.app_id, "ping").set(int(last.ping_ok))
+    body = state.metrics.exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
