@@ -18,8 +18,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 # must not keep a fast message waiting. Each held request is one idle thread; 64 per process
 # hold 100 slow messages at once with room for the fast ones (tests/test_contract.py measures
 # it). nginx buffers every body, so a thread never waits on a slow client.
-worker_class = "gthread"
-threads = int(os.environ.get("WX_THREADS", "64"))
+worker_class = os.environ.get("WX_WORKER_CLASS", "gthread")
+# gunicorn turns "sync" with more than one thread into gthread, so sync keeps its single thread.
+threads = int(os.environ.get("WX_THREADS", "64")) if worker_class == "gthread" else 1
 # Build the app in the master first: a bad setting or plugin stops start-up with one clear message.
 preload_app = True
 

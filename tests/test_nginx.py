@@ -443,11 +443,15 @@ def test_nginx_slow_upload_does_not_delay_other_messages(edge: Nginx) -> None:
     assert race.fast_latency < 1.5
 
 
-def test_nginx_without_request_buffering_slow_upload_holds_the_worker(backend: Server) -> None:
-    # The control: the same race with proxy_request_buffering off. The single sync worker reads
-    # the slow body itself, so the normal message waits until the slow client is done. This is
-    # what the test above would measure if buffering stopped working.
-    with nginx(_address(backend), request_buffering=False) as unbuffered:
+def test_nginx_without_request_buffering_slow_upload_holds_the_worker() -> None:
+    # The control: the same race with proxy_request_buffering off, against one sync worker (one
+    # request at a time), which reads the slow body itself, so the normal message waits until the
+    # slow client is done. This is what the test above would measure if buffering stopped working
+    # and gunicorn ran one request per process.
+    with (
+        gunicorn({**ENV, "WX_WORKER_CLASS": "sync"}, workers=1) as sync_backend,
+        nginx(_address(sync_backend), request_buffering=False) as unbuffered,
+    ):
         race = _race(unbuffered)
     print(f"\nfast message during a slow upload, unbuffered: {race.fast_latency * 1000:.1f} ms")
     assert race.fast_content == "fast\nseen 1"

@@ -13,10 +13,10 @@ MP console alarm              metric to alert on
                               that left after WeChat's 5 s; ``wxserver_request_seconds`` near 5 s
 回应不合法 (invalid response) ``wxserver_alarm_signals_total{category="invalid_response"}``: a 5xx,
                               or a handler reply that could not be rendered (answered success)
-连接超时 (connect timeout)    ``wxserver_inflight_requests`` at the worker count: new connections
-                              queue; ``wxserver_alarm_signals_total{category="saturated"}``
-DNS失败 (DNS failure)         ``wxserver_callback_check_ok{check="dns"}`` 0: WeChat's hourly check of
-                              the callback URL (wxserver.netcheck) could not resolve it
+连接超时 (connect timeout)    ``wxserver_inflight_requests`` near workers x threads: new
+                              connections queue; ``wxserver_callback_check_ok{check="ping"}`` 0
+DNS失败 (DNS failure)         ``wxserver_callback_check_ok{check="dns"}`` 0: WeChat's hourly check
+                              of the callback URL (wxserver.netcheck) could not resolve it
 MarkFail (自动屏蔽)           follows the three above; alert on any of them, not on this one
 ============================  =====================================================================
 """
