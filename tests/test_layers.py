@@ -35,6 +35,7 @@ SERVICES = [
     "store",
     "sessions",
     "api",
+    "api_transport",
     "api_errors",
     "tokens",
     "metrics",
@@ -45,6 +46,7 @@ SERVICES = [
     "oauth",
     "menu",
     "netcheck",
+    "doctor",
 ]
 
 

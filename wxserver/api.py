@@ -1,19 +1,8 @@
-"""The WeChat API client: base-URL failover, bounded retries, typed errors, typed calls.
+"""The WeChat API client: typed calls over the transport in ``wxserver.api_transport``.
 
-One ``httpx.Client`` per instance keeps connections to WeChat open between calls; share one
-instance per process. Its behaviour on failure, in order:
+The transport keeps connections to WeChat open between calls (share one instance per process),
+fails over between base URLs, retries busy answers and raises typed errors. On top of it:
 
-- A transport error or a 5xx (or an answer that is not JSON) moves on to the next base URL:
-  api.weixin.qq.com, then the disaster-recovery api2, then the Shanghai, Shenzhen and Hong Kong
-  entry points. Always names, never pinned IPs: WeChat retires IPs (48017 after the 2023 change).
-  A request that must not be repeated (a message send, an OAuth code exchange) moves on only when
-  it certainly never left this machine (connection refused, connect timeout); after a read
-  timeout it may already have been delivered, so it raises ``ApiUnavailableError`` with
-  ``outcome_unknown`` instead of sending the message twice.
-- -1 (busy) and 45011 (too frequent) are retried on the same host after a short, doubling
-  back-off, a few times per call in all; a -1 that outlasts that moves on to the next host,
-  a 45011 does not (the limit belongs to the account, not to the host).
-- Every other ``errcode != 0`` raises its typed error from ``wxserver.api_errors``.
 - Calls that need an access_token ask the token provider (the ``TokenOwner``); when WeChat rejects
   the token (40001, 40014, 42001) the client tells the owner which token failed, takes the one
   it returns and retries once. A second rejection is raised: refreshing in a loop burns quota.
@@ -21,25 +10,13 @@ instance per process. Its behaviour on failure, in order:
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
-import os
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import httpx
-
-from wxserver.api_errors import (
-    ApiError,
-    ApiUnavailableError,
-    RetryableApiError,
-    TokenInvalidError,
-    classify,
-)
+from wxserver.api_errors import ApiError, ApiUnavailableError, TokenInvalidError
+from wxserver.api_transport import Transport
 
 log = logging.getLogger("wxserver.api")
 
@@ -50,12 +27,6 @@ DEFAULT_BASE_URLS = (
     "https://sz.api.weixin.qq.com",
     "https://hk.api.weixin.qq.com",
 )
-
-# Raised before a single byte of the request left: safe to send again anywhere.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-_Params = Callable[[], dict[str, str]]
-# The connection broke without an answer (a kept-alive one the server had closed, typically).
-_STALE = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 def _mask(secret: str) -> str:
@@ -85,48 +56,6 @@ class OAuthGrant:
     unionid: str | None = None
 
 
-class _Gate:
-    """A counting semaphore that serves waiters first come, first served.
-
-    threading.Semaphore lets a thread that releases take the slot straight back, so with many
-    threads some wait for ever; here a released slot goes to the longest waiter.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._free = size
-        self._guard = threading.Lock()
-        self._waiters: collections.deque[threading.Event] = collections.deque()
-
-    def acquire(self, timeout: float | None) -> bool:
-        with self._guard:
-            if self._free and not self._waiters:
-                self._free -= 1
-                return True
-            turn = threading.Event()
-            self._waiters.append(turn)
-        if turn.wait(timeout):
-            return True
-        with self._guard:
-            if turn.is_set():  # handed over just as the wait ran out
-                return True
-            self._waiters.remove(turn)
-            return False
-
-    def release(self) -> None:
-        with self._guard:
-            if self._waiters:
-                self._waiters.popleft().set()  # the slot passes on, _free is unchanged
-            else:
-                self._free += 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Lane:
-    client: httpx.Client
-    gate: _Gate
-
-
 class TokenProvider(Protocol):
     """Where the client gets the access_token: the one owner of it (``TokenOwner``)."""
 
@@ -139,7 +68,7 @@ class TokenProvider(Protocol):
         ...
 
 
-class WeChatAPI:
+class WeChatAPI(Transport):
     """A client of api.weixin.qq.com for one account (AppID and AppSecret)."""
 
     def __init__(
@@ -159,66 +88,21 @@ class WeChatAPI:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
             raise ValueError("WeChatAPI needs at least one base URL")
+        super().__init__(
+            tuple(url.rstrip("/") for url in urls),
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            busy_retries=busy_retries,
+            backoff=backoff,
+            max_connections=max_connections,
+            on_error=on_error,
+        )
         self.app_id = app_id
         self._secret = app_secret
-        self.base_urls = tuple(url.rstrip("/") for url in urls)
         self.tokens = tokens
-        # Told of every errcode WeChat returns (metrics count them by errcode).
-        self.on_error = on_error
-        self.busy_retries = busy_retries
-        self.backoff = backoff
-        self._timeout = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
-        )
-        self._sizes = {"api": max_connections, "credentials": 2}
-        self._pid = 0
-        self._lanes: dict[str, _Lane] = {}  # opened on first use, see _lane()
-        self._opening = threading.Lock()
 
     def __repr__(self) -> str:
         return f"WeChatAPI(app_id={self.app_id!r}, base_urls={self.base_urls!r})"
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        with self._opening:
-            lanes, self._lanes = self._lanes, {}
-        if self._pid == os.getpid():
-            for lane in lanes.values():
-                lane.client.close()
-
-    def _lane(self, name: str) -> _Lane:
-        # Two pools per process. Token and ticket fetches have their own small one, so that a
-        # refresh, which every other process may be waiting for, never queues behind ordinary
-        # calls. And one per process: connections opened before a fork (gunicorn forks its
-        # workers after building the app) must not be shared with the children.
-        pid = os.getpid()
-        with self._opening:
-            if self._pid != pid:
-                self._lanes, self._pid = {}, pid
-            lane = self._lanes.get(name)
-            if lane is None:
-                size = self._sizes[name]
-                limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-                client = httpx.Client(timeout=self._timeout, limits=limits, trust_env=False)
-                lane = self._lanes[name] = _Lane(client, _Gate(size))
-            return lane
-
-    def _request(
-        self, lane_name: str, method: str, base: str, path: str, params: _Params, **options: Any
-    ) -> httpx.Response:
-        # At most as many requests as connections enter the pool; the others wait here.
-        # httpcore's pool can close a connection it has just given to a queued request when
-        # many threads wait on it (encode/httpcore#1110), so its queue is kept empty.
-        lane = self._lane(lane_name)
-        if not lane.gate.acquire(timeout=self._timeout.pool):
-            busy = f"all {lane.gate.size} connections stayed busy for {self._timeout.pool} s"
-            raise ApiUnavailableError(path, [busy])
-        try:
-            # The parameters (the access_token) are read only now that a connection is free:
-            # a token read before a long wait may have expired by the time it is sent.
-            return lane.client.request(method, base + path, params=params(), **options)
-        finally:
-            lane.gate.release()
 
     def __enter__(self) -> WeChatAPI:
         return self
@@ -265,63 +149,6 @@ class WeChatAPI:
             )
             fresh = {**fixed, "access_token": tokens.invalidate(used)}
         return self._send(method, path, lambda: fresh, body, idempotent=idempotent)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        params: _Params,
-        body: Mapping[str, Any] | None,
-        *,
-        idempotent: bool = True,
-        lane: str = "api",
-    ) -> dict[str, Any]:
-        # ensure_ascii=False: some endpoints (menus, messages) show \u escapes literally.
-        content = None if body is None else json.dumps(body, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8"} if content else {}
-        attempts: list[str] = []
-        busy = index = 0
-        stale_retry = idempotent
-        while index < len(self.base_urls):
-            base = self.base_urls[index]
-            try:
-                response = self._request(
-                    lane, method, base, path, params, content=content, headers=headers
-                )
-            except httpx.TransportError as exc:
-                attempts.append(f"{base}: {type(exc).__name__} {exc}".rstrip())
-                if not idempotent and not isinstance(exc, _NOT_SENT):
-                    raise ApiUnavailableError(path, attempts, outcome_unknown=True) from exc
-                if stale_retry and isinstance(exc, _STALE):
-                    # A kept-alive connection closed under the request: once more, on a new one.
-                    stale_retry = False
-                    continue
-                log.warning("%s%s failed (%s); trying the next base URL", base, path, attempts[-1])
-                index += 1
-                continue
-            data = _json(response)
-            if data is None:
-                attempts.append(f"{base}: HTTP {response.status_code}, no JSON answer")
-                log.warning("%s%s answered HTTP %s", base, path, response.status_code)
-                index += 1
-                continue
-            errcode = data.get("errcode", 0)
-            if not isinstance(errcode, int) or errcode == 0:
-                return data
-            error = classify(errcode, str(data.get("errmsg", "")), path=path)
-            if self.on_error is not None:
-                self.on_error(error)
-            if isinstance(error, RetryableApiError):
-                if busy < self.busy_retries:
-                    time.sleep(self.backoff * 2**busy)
-                    busy += 1
-                    continue
-                if errcode == -1 and index + 1 < len(self.base_urls):
-                    attempts.append(f"{base}: errcode -1")
-                    index += 1
-                    continue
-            raise error
-        raise ApiUnavailableError(path, attempts)
 
     # --- credentials (used by the TokenOwner; everyone else asks the owner) ----------------
 
@@ -515,16 +342,6 @@ class WeChatAPI:
         params = {"access_token": grant.access_token, "openid": grant.openid, "lang": lang}
         # A 40001/42001 here concerns the user's token, not ours: raised, never healed.
         return self.call("GET", "/sns/userinfo", params=params, token=False)
-
-
-def _json(response: httpx.Response) -> dict[str, Any] | None:
-    if response.status_code >= 500:
-        return None
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _grant(data: Mapping[str, Any], key: str) -> Grant:
