@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
+from tests.fakewechat import FakeWeChat
 from tests.support import HERMETIC_ENV, AppFactory, config_with
+from tests.web_apps import AppBuilder, close_apis, wired_app
 from wxserver import create_app
 from wxserver.testing import WeChatTestClient
 
@@ -34,3 +38,31 @@ def app(make_app: AppFactory) -> Flask:
 def wechat(app: Flask) -> WeChatTestClient:
     """A WeChat stand-in talking to ``app`` in its account's mode."""
     return WeChatTestClient(app)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    """A fake WeChat API server on 127.0.0.1 for this test."""
+    with FakeWeChat() as running:
+        yield running
+
+
+@pytest.fixture
+def build(fake: FakeWeChat, request: pytest.FixtureRequest) -> Iterator[AppBuilder]:
+    """Apps wired to ``fake`` with the test module's ``APP_DEFAULTS``; clients closed after."""
+    defaults = getattr(request.module, "APP_DEFAULTS", {})
+    apps: list[Flask] = []
+
+    def factory(**options: Any) -> Flask:
+        apps.append(wired_app(fake, **{**defaults, **options}))
+        return apps[-1]
+
+    yield factory
+    for app in apps:
+        close_apis(app)
+
+
+@pytest.fixture
+def client(build: AppBuilder) -> FlaskClient:
+    """A test client of a wired app."""
+    return build().test_client()

@@ -9,7 +9,6 @@ attempts (6 s).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,12 +26,6 @@ from wxserver.testing import WeChatTestClient, build_message, open_reply, sign_r
 
 T = 1.0
 BUDGET = 0.8
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    with FakeWeChat() as server:
-        yield server
 
 
 def contract_app(make_app: AppFactory, fake: FakeWeChat | None, **account: Any) -> Flask:

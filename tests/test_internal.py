@@ -4,103 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.fakewechat import APP_ID as FAKE_APP_ID
 from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import FakeWeChat
 from tests.servers import free_port
-from tests.support import HERMETIC_ENV, TOKEN, config_with
-from wxserver import create_app
+from tests.web_apps import SECRET, AppBuilder, owner_of
 from wxserver.api import WeChatAPI
-from wxserver.tokens import TokenOwner
-from wxserver.views import internal, jssdk, oauth
 
-SECRET = "internal-secret-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 TOKEN_URL = "/internal/accounts/default/token"
 REFRESH_URL = "/internal/accounts/default/token/refresh"
 TICKET_URL = "/internal/accounts/default/jsapi_ticket"
 STABLE = "/cgi-bin/stable_token"
 GETTICKET = "/cgi-bin/ticket/getticket"
-
-AppBuilder = Callable[..., Flask]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    with FakeWeChat() as running:
-        yield running
-
-
-def owner_of(app: Flask, account: str = "default") -> TokenOwner:
-    api = app.extensions["wxserver"].endpoints[account].api
-    assert isinstance(api, WeChatAPI)
-    assert isinstance(api.tokens, TokenOwner)
-    return api.tokens
-
-
-def wired_app(
-    fake: FakeWeChat,
-    *,
-    secret: str = SECRET,
-    base_url: str | None = None,
-    others: Mapping[str, Mapping[str, Any]] | None = None,
-    **account: Any,
-) -> Flask:
-    """An app whose default account talks to ``fake``, with the web-page and internal routes.
-
-    ``others`` adds accounts by name; they get the fake's credentials unless they say otherwise.
-    """
-    account.setdefault("app_id", FAKE_APP_ID)
-    account.setdefault("app_secret", FAKE_APP_SECRET)
-    config = config_with(**account)
-    for name, settings in (others or {}).items():
-        credentials = {"token": TOKEN, "app_id": FAKE_APP_ID, "app_secret": FAKE_APP_SECRET}
-        config["accounts"][name] = {**credentials, **settings}
-    config["api_base_url"] = base_url or fake.url
-    config["internal_secret"] = secret
-    app = create_app(config, environ=HERMETIC_ENV)
-    for blueprint in (internal.blueprint, jssdk.blueprint, oauth.blueprint):
-        if blueprint.name not in app.blueprints:
-            app.register_blueprint(blueprint)
-    for endpoint in app.extensions["wxserver"].endpoints.values():
-        if endpoint.api is not None:
-            # The production back-off, shortened so that the failure tests stay fast.
-            endpoint.api.backoff = 0.01
-            owner_of(app, endpoint.account.name).backoff = 0.01
-    return app
-
-
-def close_apis(app: Flask) -> None:
-    """Close the API clients' pooled connections."""
-    for endpoint in app.extensions["wxserver"].endpoints.values():
-        if endpoint.api is not None:
-            endpoint.api.close()
-
-
-@pytest.fixture
-def build(fake: FakeWeChat) -> Iterator[AppBuilder]:
-    """``wired_app`` on this test's fake; the clients are closed afterwards."""
-    apps: list[Flask] = []
-
-    def factory(**options: Any) -> Flask:
-        apps.append(wired_app(fake, **options))
-        return apps[-1]
-
-    yield factory
-    for app in apps:
-        close_apis(app)
-
-
-@pytest.fixture
-def client(build: AppBuilder) -> FlaskClient:
-    return build().test_client()
 
 
 def accepted(fake: FakeWeChat, token: str) -> bool:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.fakewechat import APP_ID as FAKE_APP_ID
 from tests.fakewechat import FakeWeChat
 from tests.servers import free_port
 from tests.support import load_vector
-from tests.test_internal import AppBuilder, close_apis, owner_of, wired_app
+from tests.web_apps import AppBuilder, owner_of
 from wxserver.oauth import domain_allows
 from wxserver.signature import jsapi_signature
 from wxserver.views import jssdk
@@ -26,32 +24,8 @@ CONFIG = "/jssdk/default/config"
 GETTICKET = "/cgi-bin/ticket/getticket"
 DOMAINS = ["example.com", "example.org/mp", "dev.example.net:8080"]
 SHOP = "https://shop.example.com"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    with FakeWeChat() as running:
-        yield running
-
-
-@pytest.fixture
-def build(fake: FakeWeChat) -> Iterator[AppBuilder]:
-    apps: list[Flask] = []
-
-    def factory(**options: Any) -> Flask:
-        options.setdefault("jssdk_domains", DOMAINS)
-        options.setdefault("cors_origins", [SHOP])
-        apps.append(wired_app(fake, **options))
-        return apps[-1]
-
-    yield factory
-    for app in apps:
-        close_apis(app)
-
-
-@pytest.fixture
-def client(build: AppBuilder) -> FlaskClient:
-    return build().test_client()
+# Settings of the app the `build` fixture makes (tests/conftest.py).
+APP_DEFAULTS = {"jssdk_domains": DOMAINS, "cors_origins": [SHOP]}
 
 
 def config_for(client: FlaskClient, url: str, **headers: str) -> Any:
@@ -343,12 +317,9 @@ def test_jssdk_ticket_refused_is_502_without_operator_details(
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
 
 
-def test_jssdk_unreachable_wechat_is_503(fake: FakeWeChat) -> None:
-    app = wired_app(fake, base_url=f"http://127.0.0.1:{free_port()}", jssdk_domains=["example.com"])
-    try:
-        response = config_for(app.test_client(), "https://example.com/")
-    finally:
-        close_apis(app)
+def test_jssdk_unreachable_wechat_is_503(build: AppBuilder) -> None:
+    app = build(base_url=f"http://127.0.0.1:{free_port()}")
+    response = config_for(app.test_client(), "https://example.com/")
     assert response.status_code == 503
     assert response.get_json()["errcode"] is None
     assert "Traceback" not in response.text

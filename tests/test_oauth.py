@@ -7,8 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -18,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from tests.fakewechat import APP_ID as FAKE_APP_ID
 from tests.fakewechat import FakeWeChat
-from tests.test_internal import SECRET, AppBuilder, close_apis, wired_app
+from tests.web_apps import SECRET, AppBuilder
 from wxserver import oauth as service
 from wxserver.oauth import (
     InvalidStateError,
@@ -38,26 +36,8 @@ CALLBACK = "/oauth/default/callback"
 EXCHANGE = "/sns/oauth2/access_token"
 USERINFO = "/sns/userinfo"
 DOMAINS = ["example.com"]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeChat]:
-    with FakeWeChat() as running:
-        yield running
-
-
-@pytest.fixture
-def build(fake: FakeWeChat) -> Iterator[AppBuilder]:
-    apps: list[Flask] = []
-
-    def factory(**options: Any) -> Flask:
-        options.setdefault("jssdk_domains", DOMAINS)
-        apps.append(wired_app(fake, **options))
-        return apps[-1]
-
-    yield factory
-    for app in apps:
-        close_apis(app)
+# Settings of the app the `build` fixture makes (tests/conftest.py).
+APP_DEFAULTS = {"jssdk_domains": DOMAINS}
 
 
 @pytest.fixture
