@@ -138,7 +138,8 @@ class Answerer:
                 body = self._body(dispatched, message, outcome)
                 if self.clock() <= deadline:
                     exchange.complete(body)
-                    return self._respond(outcome, exchange, body)
+                    # No job will look for this reply, so nothing to mark as delivered.
+                    return self._respond(outcome, exchange, body, mark=False)
                 # Finished after the budget: the next copy, or the customer-service API, has it.
                 self._settle(exchange, message, body)
                 outcome.outcome = "late"
@@ -155,9 +156,12 @@ class Answerer:
             placeholder=placeholder,
         )
 
-    def _respond(self, outcome: Outcome, exchange: Exchange, body: bytes) -> Outcome:
-        if body:
+    def _respond(
+        self, outcome: Outcome, exchange: Exchange, body: bytes, *, mark: bool = True
+    ) -> Outcome:
+        if body and mark:
             exchange.mark_delivered()
+        if body:
             outcome.body, outcome.content_type = body, XML
             if outcome.outcome == "-":
                 outcome.outcome = "reply"

@@ -73,12 +73,14 @@ class Exchange:
         return self._prefix + name
 
     def arrive(self) -> Arrival:
-        """Count this copy and claim the work if no copy did before."""
+        """Claim the work if no copy did before; otherwise count this copy (2, 3, ...).
+
+        The first copy, nearly always the only one, costs one write: only later copies count.
+        """
         now = self._clock()
-        attempt = self.store.incr(self._key("attempts"), ttl=self.ttl)
-        first = self.store.add(self._key("claim"), repr(now).encode(), ttl=self.ttl)
-        if first:
-            return Arrival(attempt, True, now)
+        if self.store.add(self._key("claim"), repr(now).encode(), ttl=self.ttl):
+            return Arrival(1, True, now)
+        attempt = self.store.incr(self._key("copies"), ttl=self.ttl) + 1
         seen = self.store.get(self._key("claim"))
         return Arrival(attempt, False, float(seen) if seen else now)
 
