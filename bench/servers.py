@@ -1,0 +1,167 @@
+"""gunicorn processes on 127.0.0.1, every target started with the same settings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.catalog import ROOT, WORK, Target
+
+# Variables that would change how a target or gunicorn behaves if inherited from the caller.
+_SCRUBBED_PREFIXES = ("WX", "GUNICORN_", "WEB_CONCURRENCY", "PYTHON", "VIRTUAL_ENV")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The gunicorn settings shared by every target of a run."""
+
+    worker_class: str = "sync"
+    workers: int = 2
+    threads: int = 4  # gthread only
+
+    def arguments(self) -> list[str]:
+        """gunicorn's command-line options for these settings."""
+        args = ["--workers", str(self.workers), "--worker-class", self.worker_class]
+        if self.worker_class == "gthread":
+            args += ["--threads", str(self.threads)]
+        return args
+
+    @property
+    def label(self) -> str:
+        """A short name such as ``sync x2`` or ``gthread x2 (4 threads)``."""
+        text = f"{self.worker_class} x{self.workers}"
+        return text + (f" ({self.threads} threads)" if self.worker_class == "gthread" else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """A started gunicorn master."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def workers(self) -> list[int]:
+        """The pids of the master's worker processes."""
+        return children(self.process.pid)
+
+    def worker_rss_kib(self) -> dict[int, int]:
+        """Resident set size of each worker, in KiB."""
+        return {pid: rss_kib(pid) for pid in self.workers()}
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: split after the last ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of ``pid`` in KiB (0 when the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def environment(target: Target, mode: str) -> dict[str, str]:
+    """The caller's environment without anything that configures a target, plus the target's."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    return {**base, **target.environment(mode), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{tail}")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"gunicorn did not listen on 127.0.0.1:{port} within 30 s")
+
+
+@contextmanager
+def serve(target: Target, mode: str, settings: WorkerSettings, tag: str) -> Iterator[Running]:
+    """Run ``target`` under gunicorn on a free loopback port for the duration of the block."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    config = WORK / "gunicorn.conf.py"
+    # An explicit, empty config file: gunicorn would otherwise read ./gunicorn.conf.py if present.
+    config.write_text("# Every setting is on the command line.\n")
+    port = free_port()
+    target.reset_state(mode)
+    log = WORK / "logs" / f"{tag}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(target.gunicorn),
+        "--config",
+        str(config),
+        "--bind",
+        f"127.0.0.1:{port}",
+        *settings.arguments(),
+        "--preload",
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "5",
+        "--keep-alive",
+        "2",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        target.spec,
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environment(target, mode),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    running = Running(process, port, log)
+    try:
+        _wait_until_listening(port, process, log)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
