@@ -25,6 +25,7 @@ import pytest
 from tests.redis_server import MISSING, redis_server
 from wxserver.errors import ConfigError
 from wxserver.store import LockTimeout, MemoryStore, Store, open_store
+from wxserver.store.memory import SWEEP_EVERY
 from wxserver.store.redis import RedisStore
 from wxserver.store.sqlite import PURGE_EVERY, SqliteStore
 
@@ -432,3 +433,14 @@ def test_store_package_imports_without_redis() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_store_memory_sweeps_keys_never_read_again() -> None:
+    now = [1000.0]
+    store = MemoryStore(clock=lambda: now[0])
+    for number in range(SWEEP_EVERY):
+        store.set(f"message:{number}", b"x", ttl=10)
+    now[0] += 11  # all of them expired, none read again
+    for number in range(SWEEP_EVERY):
+        store.add(f"fresh:{number}", b"y", ttl=10)
+    assert len(store._values) == SWEEP_EVERY  # only the fresh ones are left

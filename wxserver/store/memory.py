@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from wxserver.store.base import LockTimeout
 
+SWEEP_EVERY = 1024
+
 
 class MemoryStore:
     """Keeps values in this process only; each gunicorn worker has its own."""
@@ -18,6 +20,15 @@ class MemoryStore:
         self._guard = threading.Lock()
         self._values: dict[str, tuple[float, bytes | int]] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._writes = 0
+
+    def _written(self, now: float) -> None:
+        # Expired keys are dropped when read; one never read again (every message's records)
+        # would stay for ever, so every SWEEP_EVERY writes the whole dict is swept.
+        self._writes += 1
+        if self._writes % SWEEP_EVERY == 0:
+            for key in [k for k, (expires, _) in self._values.items() if expires <= now]:
+                del self._values[key]
 
     def _live(self, key: str, now: float) -> bytes | int | None:
         entry = self._values.get(key)
@@ -38,7 +49,9 @@ class MemoryStore:
 
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
         with self._guard:
-            self._values[key] = (self._clock() + ttl, value)
+            now = self._clock()
+            self._values[key] = (now + ttl, value)
+            self._written(now)
 
     def add(self, key: str, value: bytes, *, ttl: float) -> bool:
         with self._guard:
@@ -46,6 +59,7 @@ class MemoryStore:
             if self._live(key, now) is not None:
                 return False
             self._values[key] = (now + ttl, value)
+            self._written(now)
             return True
 
     def delete(self, key: str) -> None:
@@ -58,6 +72,7 @@ class MemoryStore:
             current = self._live(key, now)
             if current is None:
                 self._values[key] = (now + ttl, 1)
+                self._written(now)
                 return 1
             count = (int(current) if isinstance(current, bytes) else current) + 1
             self._values[key] = (self._values[key][0], count)
