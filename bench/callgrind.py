@@ -14,7 +14,10 @@ goes by Python function, see :mod:`bench.hotspots`.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +52,38 @@ def total_of(out_file: Path) -> int:
         if line.startswith(("totals:", "summary:")):
             return int(line.split()[1])
     raise RuntimeError(f"no totals in {out_file}")
+
+
+def run_dumped(out_file: Path, module: Sequence[str], *, state: str) -> list[int]:
+    """Run ``python -m <module...>`` under callgrind, dumping at each ``os.getppid()`` call.
+
+    Returns the instruction total of every dump, in order. ``state`` names a fresh folder for the
+    run's Prometheus multiprocess files, as the server would have.
+    """
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    for old in out_file.parent.glob(f"{out_file.name}*"):
+        old.unlink()
+    metrics = WORK / "state" / state
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out_file}",
+        "--dump-before=os_getppid",
+        "--dump-instr=no",
+        "--collect-jumps=no",
+        sys.executable,
+        "-m",
+        *module,
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=3600)
+    dumps = sorted(
+        (p for p in out_file.parent.glob(f"{out_file.name}.*") if p.suffix[1:].isdigit()),
+        key=lambda p: int(p.suffix[1:]),
+    )
+    return [total_of(p) for p in dumps]
 
 
 def measure(

@@ -30,8 +30,6 @@ import logging
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 import timeit
 from collections.abc import Callable, Sequence
@@ -40,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bench import corpus, inproc
-from bench.callgrind import total_of
+from bench.callgrind import run_dumped
 from bench.catalog import ROOT, WORK
 from bench.records import Record
 from bench.targets import credentials
@@ -250,37 +248,14 @@ def _under_callgrind(mode: str, count: int) -> None:
 
 def callgrind_all(mode: str, count: int) -> dict[str, float]:
     """Instructions per message for each row of ``mode``, from one callgrind run."""
-    out = WORK / "callgrind" / f"stages-{mode}.out"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for old in out.parent.glob(f"{out.name}*"):
-        old.unlink()
-    metrics = WORK / "state" / f"stages-metrics-{mode}"
-    shutil.rmtree(metrics, ignore_errors=True)
-    metrics.mkdir(parents=True)
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        "--dump-before=os_getppid",
-        "--dump-instr=no",
-        "--collect-jumps=no",
-        sys.executable,
-        "-m",
-        "bench.stages",
-        "--inside-callgrind",
-        "--modes",
-        mode,
-        "--count",
-        str(count),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=3600)
+    totals = run_dumped(
+        WORK / "callgrind" / f"stages-{mode}.out",
+        ["bench.stages", "--inside-callgrind", "--modes", mode, "--count", str(count)],
+        state=f"stages-metrics-{mode}",
+    )
     names = [*STAGES[mode], *WHOLE]
     # Dump 1 is start-up, set-up and the warm pass; dump k+1 is row k.
-    return {
-        name: total_of(out.with_name(f"{out.name}.{index + 2}")) / count
-        for index, name in enumerate(names)
-    }
+    return {name: totals[index + 1] / count for index, name in enumerate(names)}
 
 
 def report(mode: str, micros: dict[str, float], instructions: dict[str, float] | None) -> str:

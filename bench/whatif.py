@@ -35,9 +35,6 @@ import io
 import logging
 import os
 import secrets
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,8 +48,8 @@ from flask import Request, Response, current_app, request
 from werkzeug.wsgi import LimitedStream
 
 from bench import corpus, inproc
-from bench.callgrind import total_of
-from bench.catalog import ROOT, WORK
+from bench.callgrind import run_dumped
+from bench.catalog import WORK
 from bench.stages import make_app
 from bench.targets import credentials
 from wxserver import endpoint, parsing, signature
@@ -265,32 +262,9 @@ def _inside_micro(mode: str, count: int) -> None:
 
 
 def _valgrind(out_name: str, inner: list[str]) -> list[int]:
-    out = WORK / "callgrind" / out_name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for old in out.parent.glob(f"{out.name}*"):
-        old.unlink()
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        "--dump-before=os_getppid",
-        "--dump-instr=no",
-        "--collect-jumps=no",
-        sys.executable,
-        "-m",
-        "bench.whatif",
-        *inner,
-    ]
-    metrics = WORK / "state" / f"metrics-{out_name}"
-    shutil.rmtree(metrics, ignore_errors=True)
-    metrics.mkdir(parents=True)
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=3600)
-    dumps = sorted(
-        (p for p in out.parent.glob(f"{out.name}.*") if p.suffix[1:].isdigit()),
-        key=lambda p: int(p.suffix[1:]),
+    return run_dumped(
+        WORK / "callgrind" / out_name, ["bench.whatif", *inner], state=f"metrics-{out_name}"
     )
-    return [total_of(p) for p in dumps]
 
 
 def main(argv: list[str] | None = None) -> int:

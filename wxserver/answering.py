@@ -30,7 +30,7 @@ from wxserver.jobs import LEASE, Job, Jobs
 from wxserver.messages import EventMessage, Message, NormalMessage
 from wxserver.metrics import Metrics
 from wxserver.parsing import parse_xml
-from wxserver.replies import SUCCESS, Deferred, NoReply, Reply, TextReply, render
+from wxserver.replies import SUCCESS, Deferred, NoReply, TextReply, render
 from wxserver.routing import Dispatched, Router
 from wxserver.sessions import SessionStore
 from wxserver.settings import Account
@@ -329,4 +329,4 @@ def send_customer_service(api: WeChatAPI, openid: str, body: bytes) -> None:
         raise ReplyError(f"a {kind} reply cannot be sent as a customer-service message")
 
 
-__all__ = ["GRACE", "TEXT", "XML", "Answerer", "Outcome", "Reply", "send_customer_service"]
+__all__ = ["GRACE", "TEXT", "XML", "Answerer", "Outcome", "send_customer_service"]

@@ -17,8 +17,9 @@ from wxserver.app import create_app
 from wxserver.errors import PluginError, WxServerError
 from wxserver.jobs import consumer_options
 from wxserver.plugins import load_handler_sets
+from wxserver.routing import HandlerSet
 from wxserver.server import serve
-from wxserver.settings import Mode, Settings, load_settings
+from wxserver.settings import Account, Mode, Settings, load_settings
 from wxserver.testing import build_event, build_message, open_reply, sign_handshake, sign_request
 
 # Plausible fields for each message type, so `simulate --type image` needs no more options.
@@ -48,6 +49,14 @@ def _settings(env: str | None) -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
+def _handler_sets(settings: Settings, account: Account) -> list[HandlerSet]:
+    """The account's handler sets; a plugin that fails to load is a one-line CLI error."""
+    try:
+        return load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group()
 @click.version_option(package_name="wxserver")
 def main() -> None:
@@ -65,10 +74,7 @@ def run(env: str | None, bind: str | None, workers: int | None) -> None:
     settings = _settings(env)
     # Checked here too, so a bad plugin is one clear line rather than gunicorn's boot traceback.
     for account in settings.accounts:
-        try:
-            load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
-        except PluginError as exc:
-            raise click.ClickException(str(exc)) from None
+        _handler_sets(settings, account)
     serve(bind or settings.bind, workers=workers)
 
 
@@ -105,10 +111,7 @@ def check_config(env: str | None) -> None:
         f"env: {settings.env}  bind: {settings.bind}  max_body_size: {settings.max_body_size}"
     )
     for account in settings.accounts:
-        try:
-            sets = load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
-        except PluginError as exc:
-            raise click.ClickException(str(exc)) from None
+        sets = _handler_sets(settings, account)
         click.echo(
             f"account {account.name}: path={account.path} mode={account.mode} "
             f"app_id={account.app_id or '-'} token={account.token} "

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 
 from wxserver import signature
 from wxserver.answering import TEXT, XML, Answerer, Outcome
+from wxserver.api import WeChatAPI
 from wxserver.crypto import MessageCrypto
 from wxserver.errors import (
     DowngradeError,
@@ -27,7 +28,9 @@ from wxserver.errors import (
 )
 from wxserver.parsing import message_from_fields, parse_xml
 from wxserver.replies import SUCCESS, render_envelope
-from wxserver.settings import Kind, Mode
+from wxserver.routing import Router
+from wxserver.settings import Account, Kind, Mode
+from wxserver.store import Store
 
 log = logging.getLogger("wxserver.handler")
 
@@ -49,15 +52,31 @@ class AccountEndpoint:
 
     def __init__(self, answerer: Answerer, *, clock: Callable[[], float] = time.time) -> None:
         self.answerer = answerer
-        self.account = answerer.account
-        self.router = answerer.router
-        self.store = answerer.store
-        self.api = answerer.api
         self.clock = clock
-        account = self.account
+        account = answerer.account
         self._token = account.token.reveal()
         keys = account.encoding_aes_keys
         self.crypto = MessageCrypto(keys, account.app_id) if keys else None
+
+    @property
+    def account(self) -> Account:
+        """The account this endpoint serves."""
+        return self.answerer.account
+
+    @property
+    def router(self) -> Router:
+        """The account's handler sets, in dispatch order."""
+        return self.answerer.router
+
+    @property
+    def store(self) -> Store:
+        """The shared store."""
+        return self.answerer.store
+
+    @property
+    def api(self) -> WeChatAPI | None:
+        """The account's WeChat API client, if it has an AppSecret."""
+        return self.answerer.api
 
     # --- checks shared by GET and POST -------------------------------------------------------
 

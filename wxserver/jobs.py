@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey
 
 from wxserver.messages import Message
 from wxserver.replies import Deferred
@@ -139,7 +139,6 @@ __all__ = [
     "HueyJobs",
     "Job",
     "Jobs",
-    "MemoryHuey",
     "ThreadJobs",
     "consumer_options",
     "make_huey",
