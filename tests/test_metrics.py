@@ -18,12 +18,12 @@ from tests.fakewechat import FakeWeChat
 from tests.servers import gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN, AppFactory, config_with
 from wxserver import HandlerSet, NewsReply, TextMessage
+from wxserver import metrics as metrics_module
 from wxserver.api_errors import DropError
 from wxserver.replies import Article
 from wxserver.settings import load_settings
 from wxserver.signature import sign
 from wxserver.testing import WeChatTestClient, build_message, sign_handshake, sign_request
-from wxserver.views import callback
 
 handlers = HandlerSet("metered")
 
@@ -93,7 +93,7 @@ def test_metrics_each_counter_moves_for_its_case(
     wechat.post(repeated)
     wechat.send_text("broken")
     wechat.send_text("two articles")
-    monkeypatch.setattr(callback, "WECHAT_DEADLINE", 0.55)
+    monkeypatch.setattr(metrics_module, "WECHAT_DEADLINE", 0.55)
     wechat.send_text("slow")
     bad = sign_handshake(account, "1")
     bad["signature"] = "0" * 40

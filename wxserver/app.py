@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask
+from flask.signals import (
+    got_request_exception,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
 from huey import Huey
 
 from wxserver.allowlist import CallbackAllowlist
@@ -45,6 +51,66 @@ class WxServer:
     allowlist: CallbackAllowlist | None = None
     # WeChat's hourly check of each account's callback URL (accounts with an API client).
     netchecks: Mapping[str, NetworkCheck] = field(default_factory=dict)
+    # Each account's callback URL, by account name.
+    routes: Mapping[str, callback.CallbackRoute] = field(default_factory=dict)
+
+
+class WxFlask(Flask):
+    """Flask, with each account's callback URL answered straight from the WSGI environ.
+
+    A GET or POST to an account's exact path goes to its :class:`~wxserver.views.callback.
+    CallbackRoute` without a Flask request, as long as nothing registered on the app would see
+    the difference: no app-wide or callback-blueprint request hooks, and no receivers of the
+    request signals (an error tracker, a tracer). Otherwise, and for
+    every other request, Flask routes as usual and the blueprint's view calls the same route.
+    """
+
+    _direct: dict[str, callback.CallbackRoute] | None = None
+
+    def wsgi_app(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Answer one request (see the class docstring)."""
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = self._direct_routes()
+        route = direct.get(environ.get("PATH_INFO", ""))
+        if (
+            route is not None
+            and environ.get("REQUEST_METHOD") in _DIRECT_METHODS
+            and not _request_signals_observed()
+        ):
+            return route(environ, start_response)
+        return super().wsgi_app(environ, start_response)
+
+    def _direct_routes(self) -> dict[str, callback.CallbackRoute]:
+        # Decided at the first request: Flask refuses set-up (hooks, rules) after it, so the
+        # decision stays true. The flag is Flask's own, set here because a direct answer never
+        # reaches the code in Flask that sets it.
+        self._got_first_request = True
+        scopes = (None, callback.blueprint.name)
+        hooks = (
+            self.before_request_funcs,
+            self.after_request_funcs,
+            self.teardown_request_funcs,
+            self.url_value_preprocessors,
+        )
+        if any(registry.get(scope) for registry in hooks for scope in scopes):
+            return {}
+        routes = state(self).routes
+        return {route.endpoint.account.path: route for route in routes.values()}
+
+
+_DIRECT_METHODS = frozenset({"GET", "POST"})
+
+
+def _request_signals_observed() -> bool:
+    return bool(
+        request_started.receivers
+        or request_finished.receivers
+        or got_request_exception.receivers
+        or request_tearing_down.receivers
+    )
 
 
 class _Finisher:
@@ -96,7 +162,7 @@ def create_app(
         )
         endpoints[account.name] = AccountEndpoint(answerers[account.name])
 
-    app = Flask("wxserver")
+    app = WxFlask("wxserver")
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.extensions[EXTENSION] = WxServer(
@@ -115,6 +181,13 @@ def create_app(
     if settings.callback_ip_allowlist:
         allowlist = callback_allowlist(endpoints, store, metrics)
         app.extensions[EXTENSION] = replace(state(app), allowlist=allowlist)
+    app.extensions[EXTENSION] = replace(
+        state(app),
+        routes={
+            name: callback.CallbackRoute(state(app), endpoint)
+            for name, endpoint in endpoints.items()
+        },
+    )
     app.register_blueprint(callback.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(internal.blueprint)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -155,6 +156,10 @@ class Metrics:
             multiprocess_mode="mostrecent",
         )
 
+    def meter(self, account: str) -> AccountMeter:
+        """The request metrics of ``account``, for its callback route."""
+        return AccountMeter(self, account)
+
     def exposition(self) -> bytes:
         """The text format for a scrape: every worker's values in multiprocess mode."""
         if self.multiprocess_dir:
@@ -162,3 +167,87 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class RequestFacts(Protocol):
+    """What the metrics read from a request's outcome."""
+
+    @property
+    def mode(self) -> str: ...
+    @property
+    def msg_type(self) -> str: ...
+    @property
+    def handler(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def handler_seconds(self) -> float | None: ...
+    @property
+    def duplicate(self) -> bool: ...
+
+
+class AccountMeter:
+    """One account's callback metrics, each labelled series looked up once, not per request.
+
+    prometheus-client's ``labels()`` validates and locks on every call; a request touches three
+    to five series, so the children are kept here by their label values. The sets stay small:
+    methods, modes, message types, outcomes and handler names.
+    """
+
+    def __init__(self, metrics: Metrics, account: str) -> None:
+        self._metrics = metrics
+        self.account = account
+        self._request_seconds = metrics.request_seconds.labels(account)
+        self._requests: dict[tuple[str, str, str, str], Counter] = {}
+        self._handler_seconds: dict[str, Histogram] = {}
+
+    def request(
+        self,
+        method: str,
+        facts: RequestFacts,
+        seconds: float,
+        *,
+        error: ProtocolError | None = None,
+        late: bool = False,
+    ) -> None:
+        """Count one callback request that took ``seconds``."""
+        key = (method, facts.mode, facts.msg_type, facts.outcome)
+        requests = self._requests.get(key)
+        if requests is None:
+            requests = self._requests[key] = self._metrics.requests.labels(self.account, *key)
+        requests.inc()
+        self._request_seconds.observe(seconds)
+        if facts.handler_seconds is not None:
+            handler = self._handler_seconds.get(facts.handler)
+            if handler is None:
+                handler = self._metrics.handler_seconds.labels(self.account, facts.handler)
+                self._handler_seconds[facts.handler] = handler
+            handler.observe(facts.handler_seconds)
+        if (
+            error is not None
+            or facts.duplicate
+            or late
+            or seconds >= WECHAT_DEADLINE
+            or facts.outcome in _HANDLER_FAULTS
+        ):
+            self._rare(facts, seconds, error=error, late=late)
+
+    def _rare(
+        self, facts: RequestFacts, seconds: float, *, error: ProtocolError | None, late: bool
+    ) -> None:
+        # Refusals, retries and faults: looked up through labels() each time, as they are rare.
+        m, account = self._metrics, self.account
+        if error is not None:
+            m.refused.labels(account, refusal_stage(error), type(error).__name__).inc()
+        if facts.duplicate:
+            m.duplicates.labels(account).inc()
+        if facts.outcome in _HANDLER_FAULTS:
+            m.handler_errors.labels(account, facts.handler).inc()
+            m.alarm_signals.labels(account, "invalid_response").inc()
+        if late:
+            m.late_replies.labels(account).inc()
+        if seconds >= WECHAT_DEADLINE:
+            m.alarm_signals.labels(account, "request_timeout").inc()
+
+
+_HANDLER_FAULTS = frozenset({"handler-error", "reply-error"})

@@ -1,21 +1,32 @@
-"""The callback URL of each account: GET handshake and POSTed messages."""
+"""The callback URL of each account: GET handshake and POSTed messages.
+
+Each account's URL is a rule of this blueprint, and :class:`CallbackRoute` answers it from the WSGI
+environ alone: the query string, the body stream, the peer's address. The route needs none of
+Flask's per-request machinery (request and app contexts, the URL adapter, the session, the
+response object), which costs more than the whole protocol pipeline. So the app
+(:class:`wxserver.app.WxFlask`) hands a GET or POST to the account's exact path straight to the
+route, unless something registered on the app would observe a Flask request (see
+``WxFlask.direct_route``); every other request, and those, go through Flask to :func:`callback`,
+which calls the same route. Both ways answer byte for byte the same.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
-from wxserver.allowlist import client_address
+from wxserver.allowlist import CallbackAllowlist, client_address
 from wxserver.endpoint import TEXT, AccountEndpoint, Outcome
 from wxserver.errors import BodyTooLargeError, ForbiddenAddressError, ProtocolError
-from wxserver.metrics import WECHAT_DEADLINE, Metrics, refusal_stage
+from wxserver.querystring import parse_query, raw_value
 from wxserver.settings import Kind
-from wxserver.views.errors import protocol_error_response
+from wxserver.views.errors import INTERNAL_ERROR, protocol_error_text
 
 if TYPE_CHECKING:
     from wxserver.app import WxServer
@@ -23,6 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("wxserver.request")
 
 blueprint = Blueprint("callback", __name__)
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 @blueprint.record
@@ -38,145 +54,178 @@ def _add_account_rules(setup: BlueprintSetupState) -> None:
         )
 
 
-def _raw_echostr() -> bytes | None:
-    # echostr goes back byte for byte, so it is taken from the raw query string, where
-    # request.args would have decoded it as UTF-8 and replaced what does not decode.
-    for key, value in parse_qsl(request.query_string.decode("latin-1"), encoding="latin-1"):
-        if key == "echostr":
-            return value.encode("latin-1")
-    return None
+def callback(account: str) -> Response:
+    """The Flask view of an account's URL: the same answer as the direct route."""
+    state: WxServer = current_app.extensions["wxserver"]
+    status, body, content_type = state.routes[account].respond(request.environ)
+    return Response(body, status=status, content_type=content_type)
+
+
+class CallbackRoute:
+    """One account's callback URL, answered from the WSGI environ."""
+
+    def __init__(self, state: WxServer, endpoint: AccountEndpoint) -> None:
+        self.endpoint = endpoint
+        self.name = endpoint.account.name
+        self._max_body = state.settings.max_body_size
+        self._trusted_proxies = state.settings.trusted_proxies
+        # WeCom calls from addresses that getcallbackip does not list.
+        self._allowlist: CallbackAllowlist | None = (
+            state.allowlist if endpoint.account.kind is Kind.MP else None
+        )
+        self._reply_budget = endpoint.account.reply_budget
+        self._metrics = state.metrics
+        self._meter = state.metrics.meter(self.name)
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """The route as a WSGI app."""
+        try:
+            status, body, content_type = self.respond(environ)
+        except Exception as exc:  # a bug in wxserver: as the Flask error handler answers it
+            status, body, content_type = INTERNAL_ERROR.respond(exc)
+        start_response(
+            _STATUS_LINES[status],
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def respond(self, environ: Environ) -> tuple[int, bytes, str]:
+        """Status, body and content type of the answer to one request."""
+        started = time.perf_counter()
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        query_string: str = environ.get("QUERY_STRING", "")
+        query = parse_query(query_string)
+        inflight = self._metrics.inflight
+        inflight.inc()
+        try:
+            if self._allowlist is not None:
+                self._check_address(self._allowlist, environ)
+            if method == "GET":
+                echostr = raw_value(query_string, "echostr")
+                echoed = self.endpoint.handshake(query, echostr)
+                outcome = Outcome(echoed, TEXT, outcome="handshake")
+            else:
+                outcome = self.endpoint.receive(query, lambda: self._read_body(environ))
+        except ProtocolError as exc:
+            refused = Outcome(b"", TEXT, outcome=type(exc).__name__, reason=str(exc))
+            self._finish(method, refused, exc.status, started, error=exc)
+            return exc.status, protocol_error_text(exc).encode(), TEXT
+        finally:
+            inflight.dec()
+        self._finish(method, outcome, 200, started)
+        return 200, outcome.body, outcome.content_type
+
+    def _check_address(self, allowlist: CallbackAllowlist, environ: Environ) -> None:
+        """Refuse a caller outside WeChat's callback IP list, before any signature work."""
+        address = client_address(
+            environ.get("REMOTE_ADDR") or "",
+            environ.get("HTTP_X_FORWARDED_FOR"),
+            self._trusted_proxies,
+        )
+        if not allowlist.allows(address):
+            raise ForbiddenAddressError(
+                f"{address or 'a peer without an IP address'} is not in WeChat's callback IP "
+                "list (WX_CALLBACK_IP_ALLOWLIST); a proxy in front must be in WX_TRUSTED_PROXIES"
+            )
+
+    def _read_body(self, environ: Environ) -> bytes:
+        limit = self._max_body
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                size = int(length)
+            except ValueError:
+                raise ProtocolError(f"Content-Length {length[:20]!r} is not a number") from None
+            if size > limit:
+                raise _too_large(limit)
+            # Exactly the declared length, straight from the server's stream; werkzeug's
+            # limited stream would allocate and zero two 64 KiB buffers to do the same.
+            body: bytes = stream.read(size)
+            return body
+        # A chunked body: read one byte past the limit from the server's terminated stream to
+        # tell "exactly at" from "over" (werkzeug would hand over a silently truncated body).
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        parts: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = stream.read(limit + 1 - size)
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        return b"".join(parts)
+
+    def _finish(
+        self,
+        method: str,
+        outcome: Outcome,
+        status: int,
+        started: float,
+        *,
+        error: ProtocolError | None = None,
+    ) -> None:
+        """Count the request in the metrics and write its log line: the one place for both."""
+        seconds = time.perf_counter() - started
+        self._meter.request(
+            method,
+            outcome,
+            seconds,
+            error=error,
+            late=status == 200 and seconds > self._reply_budget,
+        )
+        _log(self.name, method, outcome, status, seconds)
 
 
 def _too_large(limit: int) -> BodyTooLargeError:
     return BodyTooLargeError(f"the body is larger than {limit} bytes (WX_MAX_BODY_SIZE)")
 
 
-def _read_body() -> bytes:
-    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
-    length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise _too_large(limit)
-        # A known length within the limit: read exactly that from the server's stream. Werkzeug's
-        # limited stream would allocate and zero two 64 KiB buffers per request to do the same.
-        body: bytes = request.environ["wsgi.input"].read(length)
-        return body
-    # A chunked body: werkzeug would silently stop at the limit and hand over a truncated body,
-    # so read one byte past it from the server's terminated stream to tell "exactly at" from "over".
-    if not request.environ.get("wsgi.input_terminated"):
-        return b""
-    stream = request.environ["wsgi.input"]
-    parts: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = stream.read(limit + 1 - size)
-        if not chunk:
-            break
-        parts.append(chunk)
-        size += len(chunk)
-    if size > limit:
-        raise _too_large(limit)
-    return b"".join(parts)
+# The fields of the request log line, in order; the sentence of a refusal goes last, quoted, as the
+# one field with spaces in it.
+_FIELDS = (
+    "account",
+    "method",
+    "mode",
+    "type",
+    "event",
+    "event_key",
+    "msg_id",
+    "handler",
+    "outcome",
+    "status",
+    "duration_ms",
+)
+_LINE = " ".join(f"{name}=%s" for name in _FIELDS)
+_LINE_WITH_REASON = _LINE + " reason=%r"
 
 
-def _check_address(state: WxServer, endpoint: AccountEndpoint) -> None:
-    """Refuse a caller outside WeChat's callback IP list, before any signature work.
-
-    Only Official Accounts: WeCom calls from other addresses, which getcallbackip does not list.
-    """
-    if state.allowlist is None or endpoint.account.kind is not Kind.MP:
+def _log(account: str, method: str, outcome: Outcome, status: int, seconds: float) -> None:
+    level = logging.WARNING if status >= 400 else logging.INFO
+    if not log.isEnabledFor(level):
         return
-    address = client_address(
-        request.remote_addr or "",
-        request.headers.get("X-Forwarded-For"),
-        state.settings.trusted_proxies,
+    values = (
+        account,
+        method,
+        outcome.mode,
+        outcome.msg_type,
+        outcome.event,
+        outcome.event_key,
+        outcome.msg_id,
+        outcome.handler,
+        outcome.outcome,
+        status,
+        round(seconds * 1000, 2),
     )
-    if not state.allowlist.allows(address):
-        raise ForbiddenAddressError(
-            f"{address or 'a peer without an IP address'} is not in WeChat's callback IP list "
-            "(WX_CALLBACK_IP_ALLOWLIST); a proxy in front must be in WX_TRUSTED_PROXIES"
-        )
-
-
-def callback(account: str) -> Response:
-    """Answer WeChat for ``account``."""
-    started = time.perf_counter()
-    state = current_app.extensions["wxserver"]
-    endpoint: AccountEndpoint = state.endpoints[account]
-    query = request.args.to_dict()
-    with state.metrics.inflight.track_inprogress():
-        try:
-            _check_address(state, endpoint)
-            if request.method == "GET":
-                echoed = endpoint.handshake(query, _raw_echostr())
-                outcome = Outcome(echoed, TEXT, outcome="handshake")
-            else:
-                outcome = endpoint.receive(query, _read_body)
-        except ProtocolError as exc:
-            response = protocol_error_response(exc)
-            refused = Outcome(b"", TEXT, outcome=type(exc).__name__, reason=str(exc))
-            _finish(state.metrics, endpoint, refused, response.status_code, started, error=exc)
-            return response
-    response = Response(outcome.body, status=200, content_type=outcome.content_type)
-    _finish(state.metrics, endpoint, outcome, 200, started)
-    return response
-
-
-def _finish(
-    metrics: Metrics,
-    endpoint: AccountEndpoint,
-    outcome: Outcome,
-    status: int,
-    started: float,
-    *,
-    error: ProtocolError | None = None,
-) -> None:
-    """Count the request in the metrics and write its log line: the one place for both."""
-    seconds = time.perf_counter() - started
-    account = endpoint.account.name
-    metrics.requests.labels(
-        account, request.method, outcome.mode, outcome.msg_type, outcome.outcome
-    ).inc()
-    metrics.request_seconds.labels(account).observe(seconds)
-    if outcome.handler_seconds is not None:
-        metrics.handler_seconds.labels(account, outcome.handler).observe(outcome.handler_seconds)
-    if error is not None:
-        metrics.refused.labels(account, refusal_stage(error), type(error).__name__).inc()
-    if outcome.duplicate:
-        metrics.duplicates.labels(account).inc()
-    if outcome.outcome in ("handler-error", "reply-error"):
-        metrics.handler_errors.labels(account, outcome.handler).inc()
-        metrics.alarm_signals.labels(account, "invalid_response").inc()
-    if status == 200 and seconds > endpoint.account.reply_budget:
-        metrics.late_replies.labels(account).inc()
-    if seconds >= WECHAT_DEADLINE:
-        metrics.alarm_signals.labels(account, "request_timeout").inc()
-    _log(account, outcome, status, seconds)
-
-
-def _log(account: str, outcome: Outcome, status: int, seconds: float) -> None:
-    duration_ms = seconds * 1000
-    fields = {
-        "account": account,
-        "method": request.method,
-        "mode": outcome.mode,
-        "type": outcome.msg_type,
-        "event": outcome.event,
-        "event_key": outcome.event_key,
-        "msg_id": outcome.msg_id,
-        "handler": outcome.handler,
-        "outcome": outcome.outcome,
-        "status": status,
-        "duration_ms": round(duration_ms, 2),
-    }
-    text = " ".join(f"{key}=%s" for key in fields)
+    fields: dict[str, object] = dict(zip(_FIELDS, values, strict=True))
     if outcome.reason:
-        # The sentence goes last and quoted: it is the one field with spaces in it.
         fields["reason"] = outcome.reason
-        text += " reason=%r"
-    log.log(
-        logging.WARNING if status >= 400 else logging.INFO,
-        text,
-        *fields.values(),
-        extra={"fields": fields},
-    )
+        log.log(level, _LINE_WITH_REASON, *values, outcome.reason, extra={"fields": fields})
+    else:
+        log.log(level, _LINE, *values, extra={"fields": fields})
+
+
+__all__ = ["CallbackRoute", "blueprint", "callback"]

@@ -12,32 +12,46 @@ from wxserver.errors import CryptoError, ProtocolError, SignatureError, XmlError
 log = logging.getLogger("wxserver.request")
 
 
-def protocol_error_response(exc: ProtocolError) -> Response:
-    """A 4xx with the error's sentence (and official code, where it has one) as plain text."""
+PLAIN = "text/plain; charset=utf-8"
+
+
+def protocol_error_text(exc: ProtocolError) -> str:
+    """The error's sentence, and its official code where it has one, as one line."""
     code = (
         getattr(exc, "code", None)
         if isinstance(exc, CryptoError | SignatureError | XmlError)
         else None
     )
-    text = f"{exc}" + (f" (code {code})" if code is not None else "")
-    return Response(text + "\n", status=exc.status, content_type="text/plain; charset=utf-8")
+    return f"{exc}" + (f" (code {code})" if code is not None else "") + "\n"
+
+
+def protocol_error_response(exc: ProtocolError) -> Response:
+    """A 4xx with the error's sentence (and official code, where it has one) as plain text."""
+    return Response(protocol_error_text(exc), status=exc.status, content_type=PLAIN)
 
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    return Response(
-        f"{exc.name}: {exc.description}\n", status=status, content_type="text/plain; charset=utf-8"
-    )
+    return Response(f"{exc.name}: {exc.description}\n", status=status, content_type=PLAIN)
+
+
+class _InternalError:
+    """The answer to a bug in wxserver itself; handler errors are answered `success` earlier."""
+
+    body = b"Internal error; the server log has the details.\n"
+
+    def respond(self, exc: Exception) -> tuple[int, bytes, str]:
+        """Log ``exc`` with its traceback; return status, body and content type of the 500."""
+        log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        return 500, self.body, PLAIN
+
+
+INTERNAL_ERROR = _InternalError()
 
 
 def _unexpected(exc: Exception) -> Response:
-    # Reached only by a bug in wxserver itself; handler errors are answered `success` earlier.
-    log.exception("unexpected error: %s", type(exc).__name__)
-    return Response(
-        "Internal error; the server log has the details.\n",
-        status=500,
-        content_type="text/plain; charset=utf-8",
-    )
+    status, body, content_type = INTERNAL_ERROR.respond(exc)
+    return Response(body, status=status, content_type=content_type)
 
 
 def register(app: Flask) -> None:
