@@ -73,7 +73,7 @@ _WXSERVER_ENV = {
     "WX_TOKEN": credentials.TOKEN,
     "WX_APPID": credentials.APP_ID,
     "WX_ENCODING_AES_KEY": credentials.ENCODING_AES_KEY,
-    "WX_PLUGINS": "wxserver.builtin.echo:handlers",
+    "WX_PLUGINS": "bench.targets.echo:handlers",
     "WX_LOAD_ENTRY_POINTS": "false",
     "WX_PATH": credentials.PATH,
     # The corpus is signed once per run, which may last longer than the default 300 s; the check

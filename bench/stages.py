@@ -72,7 +72,7 @@ def make_app(mode: str, store_url: str | None = None) -> Any:
         state.mkdir(parents=True)
         store_url = f"sqlite:///{state.relative_to(ROOT)}/store.db"
     config = {
-        "plugins": ["wxserver.builtin.echo:handlers"],
+        "plugins": ["bench.targets.echo:handlers"],
         "load_entry_points": False,
         "timestamp_tolerance": 86400,
         "store_url": store_url,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wxserver import parsing
+from wxserver import xmlguard
 from wxserver.builders import (
     EVENT_BUILDERS,
     MESSAGE_TYPES,
@@ -784,7 +784,7 @@ def test_parse_xml_doctype_outside_prolog_is_malformed(body: bytes) -> None:
 
 def test_parse_xml_parser_refuses_doctype_on_its_own() -> None:
     # The second line of defence, should a DOCTYPE ever get past the byte check.
-    parser = parsing._GuardedExpat.ParserCreate("utf-8", None)
+    parser = xmlguard.GuardedExpat.ParserCreate("utf-8", None)
     with pytest.raises(XmlError, match="DOCTYPE"):
         parser.Parse(b"<!DOCTYPE xml><xml/>", True)
 
@@ -794,6 +794,11 @@ def test_parse_xml_parser_refuses_doctype_on_its_own() -> None:
     [
         ("<xml><Content>你好</Content></xml>".encode("gbk"), "not valid UTF-8"),
         (b"<xml><Content>\xed\xa0\x80</Content></xml>", "not valid UTF-8"),
+        (b"<xml><Content>\xc0\xaf</Content></xml>", "not valid UTF-8"),
+        (b"<xml><Content>\xf4\x90\x80\x80</Content></xml>", "not valid UTF-8"),
+        (b"<xml><Content>\xe4\xbd</Content></xml>", "not valid UTF-8"),
+        (b"<xml><Content>\x80</Content></xml>", "not valid UTF-8"),
+        (b"<xml><Content\xff>x</Content\xff></xml>", "not valid UTF-8"),
         ("<xml><A>x</A></xml>".encode("utf-16-le"), "NUL"),
         ("<xml><A>x</A></xml>".encode("utf-16"), "not valid UTF-8"),
         (b'<?xml version="1.0" encoding="GBK"?><xml><A>1</A></xml>', "'GBK'"),
@@ -811,6 +816,11 @@ def test_parse_xml_parser_refuses_doctype_on_its_own() -> None:
     ids=[
         "gbk-bytes",
         "utf8-surrogate",
+        "utf8-overlong",
+        "utf8-beyond-unicode",
+        "utf8-truncated",
+        "utf8-lone-continuation",
+        "utf8-in-a-name",
         "utf16-without-bom",
         "utf16-with-bom",
         "gbk-declaration",

@@ -6,9 +6,8 @@ context variable set around each dispatch. It is per thread and per task, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
+from types import TracebackType
 
 from wxserver.api import WeChatAPI
 from wxserver.messages import Message
@@ -72,12 +71,29 @@ def current_context() -> HandlerContext:
         raise RuntimeError("current_context() is only available inside a handler") from None
 
 
-@contextmanager
-def handler_context(context: HandlerContext) -> Iterator[HandlerContext]:
-    """Make ``context`` current for the duration of a dispatch, then save the session."""
-    token = _current.set(context)
-    try:
-        yield context
-    finally:
-        _current.reset(token)
-    context.save_session()
+class handler_context:  # lower case: used as a function, ``with handler_context(c):``
+    """Make ``context`` current for the duration of a dispatch, then save the session.
+
+    A class rather than a generator-based context manager: it is entered once per message.
+    """
+
+    __slots__ = ("_context", "_token")
+
+    def __init__(self, context: HandlerContext) -> None:
+        self._context = context
+        self._token: Token[HandlerContext] | None = None
+
+    def __enter__(self) -> HandlerContext:
+        self._token = _current.set(self._context)
+        return self._context
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+        if exc is None:
+            self._context.save_session()

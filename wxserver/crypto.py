@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import binascii
 import hmac
-import secrets
+import os
 import string
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from wxserver.errors import (
 )
 
 if TYPE_CHECKING:
+    from Crypto.Cipher._mode_cbc import CbcMode
     from Crypto.Cipher._mode_ecb import EcbMode
 
 __all__ = ["AesKey", "Decrypted", "MessageCrypto"]
@@ -61,6 +63,7 @@ class AesKey:
     # CBC decryption of a block needs only that block and the previous ciphertext, so a reusable
     # (stateless, thread-safe) ECB object keeps the key schedule and a XOR restores the chaining.
     _ecb: EcbMode = field(init=False, compare=False)
+    _encryptor: _RunningCbc = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) != 32:
@@ -69,6 +72,7 @@ class AesKey:
             )
         object.__setattr__(self, "iv", self.key[:_BLOCK])
         object.__setattr__(self, "_ecb", AES.new(self.key, AES.MODE_ECB))
+        object.__setattr__(self, "_encryptor", _RunningCbc(self.key, self.iv))
 
     @classmethod
     def from_encoding_aes_key(cls, value: str) -> AesKey:
@@ -96,7 +100,7 @@ class AesKey:
 
     def cbc_encrypt(self, data: bytes) -> bytes:
         """Encrypt whole blocks with AES-256-CBC, this key and its IV; no padding is added."""
-        return AES.new(self.key, AES.MODE_CBC, iv=self.iv).encrypt(data)
+        return self._encryptor.encrypt(data)
 
     def cbc_decrypt(self, data: bytes) -> bytes:
         """Decrypt whole blocks with AES-256-CBC, this key and its IV; no padding is removed."""
@@ -110,6 +114,35 @@ class AesKey:
     def __reduce__(self) -> tuple[type[AesKey], tuple[bytes]]:
         # The cached cipher object cannot be pickled or copied; rebuild it from the key instead.
         return (AesKey, (self.key,))
+
+
+class _RunningCbc:
+    """AES-CBC encryption from a fixed IV, without building a cipher per message.
+
+    pycryptodome spends more on setting a cipher up (several ctypes calls) than on encrypting a
+    reply, so one CBC object per key keeps running from message to message. Its chaining value is
+    then the last ciphertext block it produced, not the IV; XOR-ing ``last ⊕ IV`` into the first
+    plaintext block cancels that: the object computes ``E(P0 ⊕ IV ⊕ last ⊕ last) = E(P0 ⊕ IV)``,
+    which is the first block of a fresh cipher started at the IV, and every later block chains
+    from it exactly as in the fresh cipher. The output is therefore byte for byte the same.
+    """
+
+    __slots__ = ("_cipher", "_iv", "_last", "_lock")
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        self._cipher: CbcMode = AES.new(key, AES.MODE_CBC, iv=iv)
+        self._iv = int.from_bytes(iv, "big")
+        self._last = self._iv
+        self._lock = threading.Lock()
+
+    def encrypt(self, data: bytes) -> bytes:
+        if not data or len(data) % _BLOCK:
+            raise ValueError("CBC encryption takes whole 16-byte blocks")
+        with self._lock:
+            first = int.from_bytes(data[:_BLOCK], "big") ^ self._iv ^ self._last
+            out = self._cipher.encrypt(first.to_bytes(_BLOCK, "big") + data[_BLOCK:])
+            self._last = int.from_bytes(out[-_BLOCK:], "big")
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +263,7 @@ class MessageCrypto:
         fresh one, as the protocol requires.
         """
         if random_prefix is None:
-            random_prefix = secrets.token_bytes(_PREFIX_LEN).translate(_ALNUM_TABLE)
+            random_prefix = os.urandom(_PREFIX_LEN).translate(_ALNUM_TABLE)
         elif len(random_prefix) != _PREFIX_LEN:
             raise ValueError(f"random_prefix must be exactly {_PREFIX_LEN} bytes long.")
         if not 0 <= key_index < len(self._keys):

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from wxserver.store import Store
 
@@ -41,8 +41,7 @@ ATTEMPTS = 3
 POLL = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
+class Arrival(NamedTuple):
     """One copy of a message as it arrives: which attempt, and whether it owns the work."""
 
     attempt: int
@@ -52,6 +51,8 @@ class Arrival:
 
 class Exchange:
     """The store records that the copies of one message share."""
+
+    __slots__ = ("_clock", "_prefix", "_sleep", "store", "ttl")
 
     def __init__(
         self,

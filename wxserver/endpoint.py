@@ -18,6 +18,7 @@ from wxserver import signature
 from wxserver.answering import TEXT, XML, Answerer, Outcome
 from wxserver.api import WeChatAPI
 from wxserver.crypto import MessageCrypto
+from wxserver.envelope import read_envelope
 from wxserver.errors import (
     DowngradeError,
     MissingParameterError,
@@ -147,9 +148,16 @@ class AccountEndpoint:
         else:
             timestamp, nonce = self._verify(query)
         body = read_body()
-        fields = parse_xml(body)
-        encrypt = fields.get("Encrypt")
-        aes = wecom or query.get("encrypt_type", "").lower() == "aes" or encrypt is not None
+        encrypt: object
+        if wecom or query.get("encrypt_type", "").lower() == "aes":
+            envelope = read_envelope(body)
+            encrypt, compat = envelope.encrypt, envelope.plaintext_fields
+            aes = True
+        else:
+            # Plaintext mode, unless the body turns out to be an envelope all the same.
+            fields = parse_xml(body)
+            encrypt, compat = fields.get("Encrypt"), "MsgType" in fields
+            aes = encrypt is not None
         sealer: tuple[MessageCrypto, int] | None = None
         if aes:
             if not isinstance(encrypt, str) or not encrypt:
@@ -165,7 +173,7 @@ class AccountEndpoint:
             )
             decrypted = crypto.decrypt(encrypt)
             sealer = (crypto, decrypted.key_index)
-            mode = "compat" if "MsgType" in fields else "secure"
+            mode = "compat" if compat else "secure"
             fields = parse_xml(decrypted.plaintext)
         elif self.account.mode is Mode.SECURE:
             raise DowngradeError(
@@ -197,7 +205,7 @@ class AccountEndpoint:
         # never answers with a key WeChat has not switched to yet.
         encrypt = crypto.encrypt(xml, key_index=key_index)
         timestamp = int(self.clock())
-        nonce = str(secrets.randbelow(10**10))
+        nonce = str(secrets.randbits(32))
         msg_signature = signature.sign(self._token, str(timestamp), nonce, encrypt)
         return render_envelope(
             encrypt=encrypt, msg_signature=msg_signature, timestamp=timestamp, nonce=nonce

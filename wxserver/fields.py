@@ -68,6 +68,8 @@ class FieldReader:
         value = self.opt_text(name)
         if value is None or not value.strip():
             return None
+        if value.isascii() and value.isdigit():  # nearly always: plain digits, as WeChat sends
+            return int(value)
         if _INTEGER.fullmatch(value) is None:
             raise XmlError(f"{self._where(name)} must be a whole number, not {_shown(value)}.")
         return int(value)

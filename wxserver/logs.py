@@ -5,9 +5,27 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 _HANDLER_NAME = "wxserver"
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger message``; the time is formatted once per second, not once per line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        # One tuple, swapped whole, so a thread never pairs one second with another's text.
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        cached = self._second
+        if cached[0] != second:
+            cached = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second)))
+            self._second = cached
+        return f"{cached[1]},{int(record.msecs):03d}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,7 +56,7 @@ def configure_logging(log_format: str) -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter())
     logger.addHandler(handler)
     # httpx logs each request's URL at INFO, and WeChat's URLs carry the access_token.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -21,10 +21,18 @@ def _freeze(value: Any) -> Any:
     if value is None or isinstance(value, str):  # nearly every value: skip the slower checks
         return value
     if isinstance(value, Mapping):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+        copied = dict(value)
+        # Most messages are flat: every value text (or None for an empty element).
+        if not set(map(type, copied.values())) <= _FLAT:
+            for key, item in copied.items():
+                copied[key] = _freeze(item)
+        return MappingProxyType(copied)
     if isinstance(value, list | tuple):
         return tuple(_freeze(item) for item in value)
     return value
+
+
+_FLAT = frozenset({str, type(None)})
 
 
 def _thaw(value: Any) -> Any:

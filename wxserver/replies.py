@@ -43,6 +43,9 @@ SUCCESS: Final[bytes] = b"success"
 # C0 controls other than tab, LF and CR, the two non-characters and any surrogate code point.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The same controls as bytes: for ASCII text, deleting them with bytes.translate is a table lookup
+# per byte, several times cheaper than searching with the pattern (a reply envelope's base64).
+_C0_CONTROLS = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
 # Far beyond any date in seconds, yet below the current time in milliseconds.
 _MAX_CREATE_TIME = 10**11
@@ -57,9 +60,18 @@ def _clean(text: str) -> str:
 
 
 def _cdata(text: str) -> str:
-    if _FORBIDDEN.search(text):
+    if text.isascii():
+        # Printable ASCII (an OpenID, an account id, base64) has nothing to drop; other ASCII is
+        # checked byte by byte, which is cheaper than a pattern search.
+        if not text.isprintable() and len(
+            text.encode("ascii").translate(None, _C0_CONTROLS)
+        ) != len(text):
+            text = _FORBIDDEN.sub("", text)
+    elif _FORBIDDEN.search(text):
         text = _clean(text)
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    if "]]>" in text:
+        text = text.replace("]]>", "]]]]><![CDATA[>")
+    return "<![CDATA[" + text + "]]>"
 
 
 def _element(name: str, text: str | None) -> str:
@@ -78,18 +90,29 @@ class Addressed(Protocol):
     def from_user_name(self) -> str: ...
 
 
+_TEXT_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _text_fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """The fields of a reply class with whether each may be None: read once per class."""
+    found = _TEXT_FIELDS.get(cls)
+    if found is None:
+        found = _TEXT_FIELDS[cls] = tuple((spec.name, spec.default is None) for spec in fields(cls))
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Checked:
     def __post_init__(self) -> None:
         # Handlers are plugin code that the type checker may never see: refuse a value that would
         # render as broken XML here, where the traceback points at the handler.
-        for spec in fields(self):
-            value = getattr(self, spec.name)
-            if isinstance(value, str) or (value is None and spec.default is None):
+        for name, optional in _text_fields(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, str) or (value is None and optional):
                 continue
             raise ReplyError(
-                f"{type(self).__name__}.{spec.name} must be a str"
-                f"{' or None' if spec.default is None else ''}, not {type(value).__name__}."
+                f"{type(self).__name__}.{name} must be a str"
+                f"{' or None' if optional else ''}, not {type(value).__name__}."
             )
 
     def _render_body(self) -> str:

@@ -207,7 +207,7 @@ def _log(account: str, method: str, outcome: Outcome, status: int, seconds: floa
     level = logging.WARNING if status >= 400 else logging.INFO
     if not log.isEnabledFor(level):
         return
-    values = (
+    values: tuple[object, ...] = (
         account,
         method,
         outcome.mode,
@@ -221,11 +221,17 @@ def _log(account: str, method: str, outcome: Outcome, status: int, seconds: floa
         round(seconds * 1000, 2),
     )
     fields: dict[str, object] = dict(zip(_FIELDS, values, strict=True))
+    line = _LINE
     if outcome.reason:
         fields["reason"] = outcome.reason
-        log.log(level, _LINE_WITH_REASON, *values, outcome.reason, extra={"fields": fields})
-    else:
-        log.log(level, _LINE, *values, extra={"fields": fields})
+        values += (outcome.reason,)
+        line = _LINE_WITH_REASON
+    # The record is made here rather than by log.log(), which would walk up the stack to find
+    # the caller on every request; this is the caller.
+    record = log.makeRecord(
+        log.name, level, __file__, 0, line, values, None, "respond", {"fields": fields}
+    )
+    log.handle(record)
 
 
 __all__ = ["CallbackRoute", "blueprint", "callback"]

@@ -1,0 +1,88 @@
+"""The envelope of an encrypted message: its Encrypt text in one pass, under every body check."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import load_vector
+from tests.test_parsing import ATTACKS
+from wxserver.envelope import read_envelope
+from wxserver.errors import XmlError
+from wxserver.parsing import parse_xml
+
+SECURE = (
+    b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[abc+/=]]></Encrypt></xml>"
+)
+
+
+def test_envelope_official_sample_reads_as_parse_xml_does() -> None:
+    vector = load_vector("official__mp_official_sample_decrypt")
+    body = vector["post_body_xml"].encode()
+    envelope = read_envelope(body)
+    assert envelope.encrypt == vector["encrypt"] == parse_xml(body)["Encrypt"]
+    # The sample carries the plaintext fields beside Encrypt: compatible mode.
+    assert envelope.plaintext_fields
+
+
+def test_envelope_secure_mode_has_no_plaintext_fields() -> None:
+    envelope = read_envelope(SECURE)
+    assert (envelope.encrypt, envelope.plaintext_fields) == ("abc+/=", False)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml>\n  <ToUserName>gh_1</ToUserName>\n  <Encrypt>abc</Encrypt>\n</xml>",
+        b"<xml><Encrypt><![CDATA[ab]]><![CDATA[c]]></Encrypt></xml>",
+        b"<xml><Encrypt>a&amp;bc</Encrypt></xml>",
+        b'<?xml version="1.0" encoding="utf-8"?>\n<xml><Encrypt> abc </Encrypt></xml>',
+        b"<xml><ToUserName>gh_1</ToUserName></xml>",
+        b"<xml><Other><Encrypt>nested is not the envelope's</Encrypt></Other></xml>",
+    ],
+    ids=["indented", "split-cdata", "escaped", "declaration-spaces", "absent", "nested"],
+)
+def test_envelope_encrypt_text_is_what_parse_xml_reads(body: bytes) -> None:
+    # Byte for byte the same text, whitespace included: msg_signature covers it as sent.
+    assert read_envelope(body).encrypt == parse_xml(body).get("Encrypt")
+
+
+def test_envelope_empty_encrypt_is_empty_text() -> None:
+    # The endpoint refuses it as it refuses a missing one.
+    assert read_envelope(b"<xml><Encrypt></Encrypt></xml>").encrypt == ""
+    assert read_envelope(b"<xml><Encrypt/></xml>").encrypt == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>", "more than once"),
+        (b"<xml><Encrypt>a<B>b</B></Encrypt></xml>", "holds elements"),
+        (b"<message><Encrypt>a</Encrypt></message>", "root element is <message>"),
+        (b"<xml><Encrypt>a</Encrypt>", "not well-formed"),
+        (b"<xml><Encrypt>\xff</Encrypt></xml>", "not valid UTF-8"),
+        ("<xml><Encrypt>a</Encrypt></xml>".encode("utf-16-le"), "NUL"),
+        ("<xml><Encrypt>a</Encrypt></xml>".encode("utf-16"), "not valid UTF-8"),
+        (b'<?xml version="1.0" encoding="GBK"?><xml><Encrypt>a</Encrypt></xml>', "'GBK'"),
+        (b"", "empty"),
+    ],
+    ids=[
+        "two-encrypts",
+        "nested-element",
+        "wrong-root",
+        "unclosed",
+        "bad-utf8",
+        "utf16",
+        "utf16-bom",
+        "gbk",
+        "empty",
+    ],
+)
+def test_envelope_refuses_bad_body(body: bytes, match: str) -> None:
+    with pytest.raises(XmlError, match=match):
+        read_envelope(body)
+
+
+@pytest.mark.parametrize("body", list(ATTACKS.values()), ids=list(ATTACKS))
+def test_envelope_refuses_doctype_and_entities(body: bytes) -> None:
+    with pytest.raises(XmlError, match="DOCTYPE"):
+        read_envelope(body)
