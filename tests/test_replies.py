@@ -28,6 +28,7 @@ from wxserver.replies import (
     VoiceReply,
     render,
     render_envelope,
+    render_own_envelope,
 )
 
 NOW = 1_700_000_000
@@ -349,3 +350,13 @@ def test_render_envelope_signature_verifies_and_opens() -> None:
         encrypt=fields["Encrypt"],
     )
     assert crypto.decrypt(fields["Encrypt"]).plaintext == xml
+
+
+def test_render_own_envelope_is_render_envelope_for_the_values_the_endpoint_makes() -> None:
+    crypto = MessageCrypto([KEY], APP_ID)
+    for size in (0, 1, 100, 2000):
+        encrypt = crypto.encrypt(b"x" * size)
+        signed = signature.sign("token", str(NOW), "4294967295", encrypt)
+        assert render_own_envelope(encrypt, signed, NOW, 4294967295) == render_envelope(
+            encrypt=encrypt, msg_signature=signed, timestamp=NOW, nonce="4294967295"
+        )

@@ -99,7 +99,7 @@ class Answerer:
             self.store,
             self.account.name,
             message.key,
-            ttl=self.dedup_ttl,
+            self.dedup_ttl,
             clock=self.clock,
             sleep=self.sleep,
         )

@@ -35,7 +35,6 @@ from wxserver.errors import (
 
 if TYPE_CHECKING:
     from Crypto.Cipher._mode_cbc import CbcMode
-    from Crypto.Cipher._mode_ecb import EcbMode
 
 __all__ = ["AesKey", "Decrypted", "MessageCrypto"]
 
@@ -60,10 +59,8 @@ class AesKey:
 
     key: bytes
     iv: bytes = field(init=False, compare=False)
-    # CBC decryption of a block needs only that block and the previous ciphertext, so a reusable
-    # (stateless, thread-safe) ECB object keeps the key schedule and a XOR restores the chaining.
-    _ecb: EcbMode = field(init=False, compare=False)
     _encryptor: _RunningCbc = field(init=False, compare=False)
+    _decryptor: _RunningCbc = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) != 32:
@@ -71,8 +68,8 @@ class AesKey:
                 f"An AES-256 key must be 32 bytes long, but {len(self.key)} bytes were given."
             )
         object.__setattr__(self, "iv", self.key[:_BLOCK])
-        object.__setattr__(self, "_ecb", AES.new(self.key, AES.MODE_ECB))
-        object.__setattr__(self, "_encryptor", _RunningCbc(self.key, self.iv))
+        object.__setattr__(self, "_encryptor", _RunningCbc(self.key, self.iv, decrypting=False))
+        object.__setattr__(self, "_decryptor", _RunningCbc(self.key, self.iv, decrypting=True))
 
     @classmethod
     def from_encoding_aes_key(cls, value: str) -> AesKey:
@@ -100,13 +97,11 @@ class AesKey:
 
     def cbc_encrypt(self, data: bytes) -> bytes:
         """Encrypt whole blocks with AES-256-CBC, this key and its IV; no padding is added."""
-        return self._encryptor.encrypt(data)
+        return self._encryptor.run(data)
 
     def cbc_decrypt(self, data: bytes) -> bytes:
         """Decrypt whole blocks with AES-256-CBC, this key and its IV; no padding is removed."""
-        size = len(data)
-        chain = int.from_bytes(self.iv + data[:-_BLOCK], "big")
-        return (int.from_bytes(self._ecb.decrypt(data), "big") ^ chain).to_bytes(size, "big")
+        return self._decryptor.run(data)
 
     def __repr__(self) -> str:
         return "AesKey(<hidden>)"
@@ -117,27 +112,40 @@ class AesKey:
 
 
 class _RunningCbc:
-    """AES-CBC encryption from a fixed IV, without building a cipher per message.
+    """AES-CBC from a fixed IV, one direction, without building a cipher per message.
 
-    pycryptodome spends more on setting a cipher up (several ctypes calls) than on encrypting a
-    reply, so one CBC object per key keeps running from message to message. Its chaining value is
-    then the last ciphertext block it produced, not the IV; XOR-ing ``last ⊕ IV`` into the first
-    plaintext block cancels that: the object computes ``E(P0 ⊕ IV ⊕ last ⊕ last) = E(P0 ⊕ IV)``,
-    which is the first block of a fresh cipher started at the IV, and every later block chains
-    from it exactly as in the fresh cipher. The output is therefore byte for byte the same.
+    pycryptodome spends more on setting a cipher up (several ctypes calls) than on a message, so
+    one CBC object per key and direction keeps running from message to message. Its chaining
+    value is then the last ciphertext block it met, not the IV, which only the first block sees:
+
+    - encrypting, XOR-ing ``last ⊕ IV`` into the first plaintext block makes the object compute
+      ``E(P0 ⊕ IV ⊕ last ⊕ last) = E(P0 ⊕ IV)``, the first block of a fresh cipher at the IV;
+    - decrypting, the object returns ``D(C0) ⊕ last`` for the first block, and XOR-ing
+      ``last ⊕ IV`` into it gives ``D(C0) ⊕ IV``, the first block of a fresh cipher.
+
+    Every later block chains from ciphertext of the same message, exactly as in a fresh cipher,
+    so the output is byte for byte the same. A lock keeps each message's calls together.
     """
 
-    __slots__ = ("_cipher", "_iv", "_last", "_lock")
+    __slots__ = ("_cipher", "_decrypting", "_iv", "_last", "_lock")
 
-    def __init__(self, key: bytes, iv: bytes) -> None:
+    def __init__(self, key: bytes, iv: bytes, *, decrypting: bool) -> None:
         self._cipher: CbcMode = AES.new(key, AES.MODE_CBC, iv=iv)
+        self._decrypting = decrypting
         self._iv = int.from_bytes(iv, "big")
         self._last = self._iv
         self._lock = threading.Lock()
 
-    def encrypt(self, data: bytes) -> bytes:
+    def run(self, data: bytes) -> bytes:
+        """Encrypt or decrypt ``data`` (whole blocks) as a fresh cipher at the IV would."""
         if not data or len(data) % _BLOCK:
-            raise ValueError("CBC encryption takes whole 16-byte blocks")
+            raise ValueError("AES-CBC takes whole 16-byte blocks")
+        if self._decrypting:
+            with self._lock:
+                out = self._cipher.decrypt(data)
+                last, self._last = self._last, int.from_bytes(data[-_BLOCK:], "big")
+            first = int.from_bytes(out[:_BLOCK], "big") ^ self._iv ^ last
+            return first.to_bytes(_BLOCK, "big") + out[_BLOCK:]
         with self._lock:
             first = int.from_bytes(data[:_BLOCK], "big") ^ self._iv ^ self._last
             out = self._cipher.encrypt(first.to_bytes(_BLOCK, "big") + data[_BLOCK:])

@@ -59,8 +59,8 @@ class Exchange:
         store: Store,
         account: str,
         key: str,
-        *,
         ttl: float,
+        *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

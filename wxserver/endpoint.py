@@ -28,7 +28,7 @@ from wxserver.errors import (
     XmlError,
 )
 from wxserver.parsing import message_from_fields, parse_xml
-from wxserver.replies import SUCCESS, render_envelope
+from wxserver.replies import SUCCESS, render_own_envelope
 from wxserver.routing import Router
 from wxserver.settings import Account, Kind, Mode
 from wxserver.store import Store
@@ -39,6 +39,9 @@ __all__ = ["TEXT", "XML", "AccountEndpoint", "Outcome"]
 
 
 def _require(query: Mapping[str, str], *names: str) -> list[str]:
+    values = [query.get(name, "") for name in names]
+    if all(values):
+        return values
     missing = [name for name in names if not query.get(name)]
     if missing:
         raise MissingParameterError(
@@ -205,8 +208,6 @@ class AccountEndpoint:
         # never answers with a key WeChat has not switched to yet.
         encrypt = crypto.encrypt(xml, key_index=key_index)
         timestamp = int(self.clock())
-        nonce = str(secrets.randbits(32))
-        msg_signature = signature.sign(self._token, str(timestamp), nonce, encrypt)
-        return render_envelope(
-            encrypt=encrypt, msg_signature=msg_signature, timestamp=timestamp, nonce=nonce
-        )
+        nonce = secrets.randbits(32)
+        msg_signature = signature.sign(self._token, str(timestamp), str(nonce), encrypt)
+        return render_own_envelope(encrypt, msg_signature, timestamp, nonce)

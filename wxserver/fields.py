@@ -154,6 +154,36 @@ class EventHead(_Head):
 
 
 def read_head(f: FieldReader, fields: Mapping[str, Any]) -> _Head:
+    """The fields every message carries; XmlError naming the first one missing or malformed."""
+    get = fields.get
+    to, sender, kind, created = (
+        get("ToUserName"),
+        get("FromUserName"),
+        get("MsgType"),
+        get("CreateTime"),
+    )
+    # The body as WeChat sends it, taken as it is; anything else is read field by field below,
+    # where each accessor names what is wrong.
+    if (
+        type(to) is str
+        and to
+        and type(sender) is str
+        and sender
+        and type(kind) is str
+        and kind
+        and type(created) is str
+        and created.isascii()
+        and created.isdigit()
+        and "AgentID" not in fields
+    ):
+        return {
+            "to_user_name": to,
+            "from_user_name": sender,
+            "create_time": int(created),
+            "msg_type": kind,
+            "agent_id": None,
+            "raw": fields,
+        }
     return {
         "to_user_name": f.text("ToUserName", empty=False),
         "from_user_name": f.text("FromUserName", empty=False),

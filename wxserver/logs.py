@@ -19,6 +19,13 @@ class TextFormatter(logging.Formatter):
         # One tuple, swapped whole, so a thread never pairs one second with another's text.
         self._second: tuple[int, str] = (-1, "")
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The line; a record with a traceback or stack goes through the standard formatting."""
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        record.message = record.getMessage()
+        return f"{self.formatTime(record)} {record.levelname} {record.name} {record.message}"
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         second = int(record.created)
         cached = self._second

@@ -20,7 +20,7 @@ def _freeze(value: Any) -> Any:
     """Return ``value`` with every mapping made read-only and every list made a tuple."""
     if value is None or isinstance(value, str):  # nearly every value: skip the slower checks
         return value
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # the parser's dict, without the ABC
         copied = dict(value)
         # Most messages are flat: every value text (or None for an empty element).
         if not set(map(type, copied.values())) <= _FLAT:

@@ -20,14 +20,16 @@ def parse_query(query: str) -> dict[str, str]:
         # Raw non-ASCII bytes (not percent-escaped) stand for UTF-8, as werkzeug reads them.
         query = query.encode("latin-1").decode("utf-8", "replace")
     found: dict[str, str] = {}
+    escaped = "%" in query or "+" in query
     for pair in query.split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
-        if "%" in pair or "+" in pair:
+        if escaped and ("%" in pair or "+" in pair):
             name = unquote_plus(name, errors="replace")
             value = unquote_plus(value, errors="replace")
-        found.setdefault(name, value)
+        if name not in found:
+            found[name] = value
     return found
 
 

@@ -193,12 +193,15 @@ class HandlerSet:
         return self._register(lambda message: {}, fallback=True, background=background)
 
 
+_REPLIES = (Reply, NoReply, Deferred)
+
+
 def as_reply(result: object) -> Reply | NoReply | Deferred | None:
     """Turn what a handler returned into a reply; raise HandlerError for anything else."""
-    if result is None or isinstance(result, Reply | NoReply | Deferred):
-        return result
     if isinstance(result, str):
-        return TextReply(content=result)
+        return TextReply(result)
+    if result is None or isinstance(result, _REPLIES):
+        return result
     raise HandlerError(
         f"a handler returned {type(result).__name__}; "
         "return a Reply, a str, NO_REPLY, Deferred or None"
