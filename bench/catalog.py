@@ -86,7 +86,7 @@ TARGETS: dict[str, Target] = {
     for target in (
         Target(
             "wxserver",
-            "wxserver (echo plugin)",
+            "wxserver (echo handler, SQLite store)",
             "wsgi:app",
             PROJECT_VENV,
             echoes=True,
