@@ -14,7 +14,7 @@ Every stage runs on its own, on inputs prepared by running the real pipeline onc
 and, for reference, three rows over the whole path, each on messages of its own (they claim
 MsgIds in the store): ``answer`` (the Answerer: the store exchange that dedupes copies of a
 message, dispatch and render), ``endpoint`` (AccountEndpoint.receive: everything above plus its
-glue) and ``app`` (one WSGI call through Flask, the view, metrics and the request log line).
+glue) and ``app`` (one WSGI call: the callback route, metrics and the request log line).
 
 ``python -m bench.stages`` prints microseconds per stage (the best of several timeit repeats);
 ``--callgrind`` also runs each mode once under callgrind, with a dump between stages, and prints
@@ -45,8 +45,9 @@ from bench.targets import credentials
 from wxserver import signature
 from wxserver.app import create_app
 from wxserver.context import handler_context
+from wxserver.envelope import read_envelope
 from wxserver.parsing import message_from_fields, parse_xml
-from wxserver.replies import render, render_envelope
+from wxserver.replies import render, render_own_envelope
 
 STAGES = {
     "secure": ("verify", "envelope", "decrypt", "parse", "dispatch", "render", "encrypt", "sign"),
@@ -121,7 +122,7 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
             )
 
     def envelope(body: bytes) -> object:
-        return parse_xml(body).get("Encrypt")
+        return read_envelope(body).encrypt
 
     def parse(xml: bytes) -> Any:
         return message_from_fields(parse_xml(xml))
@@ -139,15 +140,14 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
         return sealed
 
     def sign(encrypted: str) -> bytes:
-        nonce = str(secrets.randbelow(10**10))
-        msg_signature = signature.sign(token, str(now), nonce, encrypted)
-        return render_envelope(
-            encrypt=encrypted, msg_signature=msg_signature, timestamp=now, nonce=nonce
-        )
+        # As AccountEndpoint._seal signs and wraps a sealed reply.
+        nonce = secrets.randbits(32)
+        msg_signature = signature.sign(token, str(now), str(nonce), encrypted)
+        return render_own_envelope(encrypted, msg_signature, now, nonce)
 
     if mode == "secure":
         for query, body in zip(queries, bodies, strict=True):
-            encrypts[query["msg_signature"]] = str(parse_xml(body)["Encrypt"])
+            encrypts[query["msg_signature"]] = str(read_envelope(body).encrypt)
         xmls = [crypto.decrypt(encrypts[q["msg_signature"]]).plaintext for q in queries]
     else:
         xmls = bodies
@@ -286,7 +286,7 @@ def report(mode: str, micros: dict[str, float], instructions: dict[str, float] |
         return us, instructions[a] - (instructions[b] if b else (stage_ir or 0.0))
 
     row("endpoint minus stages (store exchange, glue)", *diff("endpoint", None))
-    row("app minus endpoint (Flask, view, metrics, log)", *diff("app", "endpoint"))
+    row("app minus endpoint (route, metrics, log)", *diff("app", "endpoint"))
     return "\n".join(lines)
 
 
