@@ -31,6 +31,8 @@ class Target:
     plain_env: dict[str, str] = field(default_factory=dict)
     # Whether the target keeps files (a store, metrics): they go to a folder emptied per start.
     stateful: bool = False
+    # The embedded store a stateful target keeps in that folder (unless its env names another).
+    store: str = "lmdb"
 
     def state_dir(self, mode: str) -> Path:
         """The folder this target keeps its files in for ``mode``; emptied before each start."""
@@ -42,7 +44,8 @@ class Target:
         env = {**self.env, **extra}
         if self.stateful:
             state = self.state_dir(mode)
-            env.setdefault("WX_STORE_URL", f"sqlite:///{state.relative_to(ROOT)}/store.db")
+            name = "store.lmdb" if self.store == "lmdb" else "store.db"
+            env.setdefault("WX_STORE_URL", f"{self.store}:///{state.relative_to(ROOT)}/{name}")
             # As config/gunicorn.conf.py does in production: prometheus-client's multiprocess
             # mode, every worker writing its counters to files in this folder.
             env["PROMETHEUS_MULTIPROC_DIR"] = str(state / "metrics")
@@ -86,7 +89,7 @@ TARGETS: dict[str, Target] = {
     for target in (
         Target(
             "wxserver",
-            "wxserver (echo handler, SQLite store)",
+            "wxserver (echo handler, LMDB store)",
             "wsgi:app",
             PROJECT_VENV,
             echoes=True,
@@ -95,7 +98,20 @@ TARGETS: dict[str, Target] = {
             plain_env={"WX_MODE": "plain"},
             stateful=True,
         ),
-        # Not measured unless named: wxserver with the in-process store instead of SQLite.
+        # Not measured unless named: wxserver on its other single-machine store, and on the
+        # in-process one.
+        Target(
+            "wxserver-sqlite",
+            "wxserver, SQLite store",
+            "wsgi:app",
+            PROJECT_VENV,
+            echoes=True,
+            env=_WXSERVER_ENV,
+            secure_env={"WX_MODE": "secure"},
+            plain_env={"WX_MODE": "plain"},
+            stateful=True,
+            store="sqlite",
+        ),
         Target(
             "wxserver-memory",
             "wxserver, memory:// store",

@@ -19,7 +19,7 @@ glue) and ``app`` (one WSGI call: the callback route, metrics and the request lo
 ``python -m bench.stages`` prints microseconds per stage (the best of several timeit repeats);
 ``--callgrind`` also runs each mode once under callgrind, with a dump between stages, and prints
 instructions per stage, which do not depend on what else the machine is doing. The store is a
-fresh SQLite file under bench/work/state/, as the benchmark serves wxserver; under callgrind the
+fresh LMDB store under bench/work/state/, as the benchmark serves wxserver; under callgrind the
 metrics are in prometheus-client's multiprocess mode, as under gunicorn.
 """
 
@@ -71,7 +71,7 @@ def make_app(mode: str, store_url: str | None = None) -> Any:
         state = WORK / "state" / f"inprocess-{mode}-{os.getpid()}"
         shutil.rmtree(state, ignore_errors=True)
         state.mkdir(parents=True)
-        store_url = f"sqlite:///{state.relative_to(ROOT)}/store.db"
+        store_url = f"lmdb:///{state.relative_to(ROOT)}/store.lmdb"
     config = {
         "plugins": ["bench.targets.echo:handlers"],
         "load_entry_points": False,

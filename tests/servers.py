@@ -102,7 +102,7 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2, capture: bool = True) 
     full_env = clean_env(
         {
             # The embedded store every worker shares, in a folder of this server's own.
-            "WX_STORE_URL": f"sqlite:///{scratch}/store.db",
+            "WX_STORE_URL": f"lmdb:///{scratch}/store.lmdb",
             **env,
             "WX_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(workers),

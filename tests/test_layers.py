@@ -55,7 +55,7 @@ def test_layers_protocol_modules_load_without_flask_or_network(module: str) -> N
     code = (
         "import sys\n"
         f"import wxserver.{module}\n"
-        "bad = [m for m in ('flask', 'werkzeug', 'httpx', 'requests', 'sqlite3')"
+        "bad = [m for m in ('flask', 'werkzeug', 'httpx', 'requests', 'sqlite3', 'lmdb')"
         " if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )

@@ -1,11 +1,13 @@
-"""The Store contract, one suite over every backend: memory, SQLite and a real redis-server.
+"""The Store contract, one suite over every backend: memory, LMDB, SQLite and a real redis-server.
 
-The shared backends (SQLite, Redis) are also driven from several processes at once, as gunicorn
-workers use them. Children are forked, like gunicorn's workers, and open the store from its URL.
+The shared backends (LMDB, SQLite, Redis) are also driven from several processes at once, as
+gunicorn workers use them. Children are forked, like gunicorn's workers, and open the store from
+its URL.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -24,13 +26,14 @@ import pytest
 
 from tests.redis_server import MISSING, redis_server
 from wxserver.errors import ConfigError
-from wxserver.store import LockTimeout, MemoryStore, Store, open_store
+from wxserver.store import LmdbStore, LockTimeout, MemoryStore, Store, open_store
+from wxserver.store import lmdb as lmdb_store
 from wxserver.store.memory import SWEEP_EVERY
 from wxserver.store.redis import RedisStore
 from wxserver.store.sqlite import PURGE_EVERY, SqliteStore
 
-BACKENDS = ["memory", "sqlite", "redis"]
-SHARED = ["sqlite", "redis"]  # the backends shared across processes
+BACKENDS = ["memory", "lmdb", "sqlite", "redis"]
+SHARED = ["lmdb", "sqlite", "redis"]  # the backends shared across processes
 CONTEXT = multiprocessing.get_context("fork")
 
 
@@ -48,6 +51,8 @@ def _url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
         return "memory://"
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"  # four slashes: an absolute path
+    if backend == "lmdb":
+        return f"lmdb:///{tmp_path / 'store.lmdb'}"
     url: str = request.getfixturevalue("redis_url")
     store = open_store(url)
     assert isinstance(store, RedisStore)
@@ -230,6 +235,14 @@ def test_store_lock_is_released_on_error(store: Store) -> None:
         pass
 
 
+def test_store_keys_longer_than_any_backend_limit(store: Store) -> None:
+    long_a, long_b = "k" * 600 + "a", "k" * 600 + "b"  # LMDB's limit is 511 bytes
+    store.set(long_a, b"A", ttl=60)
+    assert store.add(long_b, b"B", ttl=60)
+    assert (store.get(long_a), store.get(long_b)) == (b"A", b"B")
+    assert store.incr("n" * 600, ttl=60) == 1
+
+
 def test_store_lock_names_and_keys_do_not_collide(store: Store) -> None:
     store.set("k", b"value", ttl=60)
     with store.lock("k", timeout=10, wait=0):
@@ -366,6 +379,132 @@ def test_sqlite_child_of_a_fork_opens_its_own_connection(tmp_path: Path) -> None
     assert store.incr("forked", ttl=60) == 102  # the parent's connection still works
 
 
+# --- LMDB specifics -----------------------------------------------------------------------------
+
+
+def _entries(store: LmdbStore) -> int:
+    return int(store._environment().stat()["entries"])
+
+
+def test_lmdb_sweeps_expired_entries_as_it_writes(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = LmdbStore(tmp_path / "store.lmdb", clock=lambda: now[0])
+    for n in range(2000):
+        store.set(f"old{n:04}", b"v", ttl=1)
+    now[0] += 2
+    assert store.get("old0000") is None  # expired entries are never read, swept or not
+    # Each sweep looks at SWEEP_KEYS keys, so these writes pass over every key at least once.
+    writes = lmdb_store.SWEEP_EVERY * 12
+    assert writes // lmdb_store.SWEEP_EVERY * lmdb_store.SWEEP_KEYS >= 2000 + writes
+    for n in range(writes):
+        store.add(f"new{n:04}", b"v", ttl=60)
+    assert _entries(store) == writes
+
+
+def _write_entries(url: str, count: int) -> int:
+    store = open_store(url)
+    for n in range(count):
+        store.set(f"k{n:05}", b"v" * 50, ttl=600)
+    return count
+
+
+def _broken_store(tmp_path: Path, damage: str) -> Path:
+    """An LMDB store written by another process, which exits, then damaged as a power cut might."""
+    path = tmp_path / "store.lmdb"
+    assert _in_processes(_write_entries, (f"lmdb:///{path}", 3000)) == [3000]
+    with (path / "data.mdb").open("r+b") as file:
+        if damage == "meta pages":
+            file.write(b"\xff" * 8192)
+        elif damage == "a tree page":
+            file.seek(3 * 4096)
+            file.write(b"\x00" * 4096)
+    return path
+
+
+def _assert_set_aside(store: LmdbStore, tmp_path: Path, log: str) -> None:
+    assert store.get("k00001") is None
+    store.set("k00001", b"new", ttl=60)
+    assert store.get("k00001") == b"new"
+    (aside,) = tmp_path.glob("store.lmdb.broken-*")
+    assert (aside / "data.mdb").is_file()
+    assert f"it is moved to {aside} and a new one is started" in log
+
+
+@pytest.mark.parametrize("damage", ["meta pages", "a tree page"])
+def test_lmdb_broken_file_is_set_aside_for_a_new_one(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _broken_store(tmp_path, damage)
+    with caplog.at_level(logging.ERROR, logger="wxserver.store"):
+        store = LmdbStore(path)
+    _assert_set_aside(store, tmp_path, caplog.text)
+    assert "Error" in caplog.text  # LMDB's own finding is named
+
+
+def _abort_walk(path: Path) -> str | None:
+    faulthandler.disable()  # the abort is the point, not a crash to report
+    os.abort()  # as LMDB does on some broken pages, with a failed assertion
+
+
+def test_lmdb_file_whose_check_kills_the_checker_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _broken_store(tmp_path, "nothing")
+    monkeypatch.setattr(lmdb_store, "_walk", _abort_walk)  # the forked checker inherits it
+    with caplog.at_level(logging.ERROR, logger="wxserver.store"):
+        store = LmdbStore(path)
+    _assert_set_aside(store, tmp_path, caplog.text)
+    assert "killed the reader with signal 6" in caplog.text
+
+
+def test_lmdb_sound_file_keeps_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "store.lmdb"
+    assert _in_processes(_write_entries, (f"lmdb:///{path}", 3000)) == [3000]
+    store = LmdbStore(path)
+    assert store.get("k02999") == b"v" * 50
+    assert not list(tmp_path.glob("*.broken-*"))
+
+
+def test_lmdb_one_environment_per_file_in_a_process(tmp_path: Path) -> None:
+    first, second = LmdbStore(tmp_path / "s.lmdb"), open_store(f"lmdb:///{tmp_path / 's.lmdb'}")
+    assert isinstance(second, LmdbStore)
+    assert first._environment() is second._environment()
+    first.set("k", b"v", ttl=60)
+    assert second.get("k") == b"v"
+
+
+def _use_inherited_env(store: LmdbStore, inherited: object) -> tuple[bool, int]:
+    counts = [store.incr("forked", ttl=60) for _ in range(50)]
+    return store._environment() is inherited, counts[-1]
+
+
+def test_lmdb_child_of_a_fork_opens_its_own_environment(tmp_path: Path) -> None:
+    store = LmdbStore(tmp_path / "store.lmdb")
+    store.incr("forked", ttl=60)
+    inherited = store._environment()
+    results = _in_processes(_use_inherited_env, (store, inherited), (store, inherited))
+    assert [reused for reused, _ in results] == [False, False]
+    assert store.incr("forked", ttl=60) == 102  # the parent's environment still works
+
+
+def _fill(store: Store) -> None:
+    for n in range(10_000):
+        store.set(f"more{n}", b"v" * 100, ttl=60)
+
+
+def test_lmdb_full_map_drops_expired_entries_then_says_what_to_do(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = LmdbStore(tmp_path / "small.lmdb", map_size=1 << 20, clock=lambda: now[0])
+    for n in range(3000):
+        store.set(f"old{n}", b"v" * 100, ttl=1)
+    now[0] += 2
+    for n in range(3000):  # room only because the expired entries make way
+        store.set(f"new{n}", b"v" * 100, ttl=60)
+    with pytest.raises(lmdb_store.StoreFull, match=r"is full: \d+ live entries fill its 1 MiB"):
+        _fill(store)
+    assert store.get("new2999") == b"v" * 100
+
+
 # --- open_store: the WX_STORE_URL setting -------------------------------------------------------
 
 
@@ -377,6 +516,13 @@ def test_open_store_reads_each_form(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert relative.path == tmp_path / "instance" / "wxserver.db"
     assert isinstance(absolute, SqliteStore)
     assert absolute.path == tmp_path / "abs.db"
+    default = open_store("lmdb:///instance/wxserver.lmdb")
+    assert isinstance(default, LmdbStore)
+    assert default.path == tmp_path / "instance" / "wxserver.lmdb"
+    assert (default.path / "data.mdb").is_file()
+    lmdb_absolute = open_store(f"lmdb:///{tmp_path / 'abs.lmdb'}")
+    assert isinstance(lmdb_absolute, LmdbStore)
+    assert lmdb_absolute.path == tmp_path / "abs.lmdb"
     assert isinstance(open_store("memory://"), MemoryStore)
     # Creating a Redis client does not connect, so no server is needed here.
     assert isinstance(open_store("redis://127.0.0.1:6379/2"), RedisStore)
@@ -392,6 +538,9 @@ def test_open_store_reads_each_form(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "sqlite://host/x.db",
         "sqlite:///",
         "sqlite:///x.db?mode=ro",
+        "lmdb://host/x.lmdb",
+        "lmdb:///",
+        "lmdb:///x.lmdb?map_size=1",
         "redis://",
         "redis://127.0.0.1:port/0",
         "redis://127.0.0.1/zero",
@@ -412,10 +561,11 @@ def test_open_store_masks_a_redis_password() -> None:
     assert "user:***@127.0.0.1" in str(raised.value)
 
 
-def test_open_store_unwritable_sqlite_directory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scheme", ["sqlite", "lmdb"])
+def test_open_store_unwritable_directory(tmp_path: Path, scheme: str) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(ConfigError, match="cannot be created"):
-        open_store(f"sqlite:///{tmp_path / 'file' / 'store.db'}")
+        open_store(f"{scheme}:///{tmp_path / 'file' / 'store'}")
 
 
 def test_open_store_redis_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,9 +46,11 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["lmdb", "sqlite", "redis"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store shared across processes: a SQLite file, or an emptied Redis database."""
+    """A store shared across processes: LMDB, a SQLite file, or an emptied Redis database."""
+    if request.param == "lmdb":
+        return f"lmdb:///{tmp_path / 'store.lmdb'}"
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     url: str = request.getfixturevalue("redis_url")

@@ -94,7 +94,7 @@ def worker(env: str | None, threads: int) -> None:
     if huey is None:
         raise click.ClickException(
             "the memory:// store keeps jobs inside the web process, which runs them itself; "
-            "use a sqlite:// or redis:// store (WX_STORE_URL) for a separate worker"
+            "use an lmdb://, sqlite:// or redis:// store (WX_STORE_URL) for a separate worker"
         )
     options = {**consumer_options(), "workers": threads}
     # huey reports start-up, job failures and shutdown on its own loggers.

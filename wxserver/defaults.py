@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "load_entry_points": True,
     "log_format": "text",
     # Shared by every gunicorn worker on this machine; redis://... for several machines.
-    "store_url": "sqlite:///instance/wxserver.db",
+    "store_url": "lmdb:///instance/wxserver.lmdb",
     # Empty: api.weixin.qq.com, then its disaster-recovery and regional domains.
     "api_base_url": "",
     # Bearer secret of the internal token endpoints for business servers; empty turns them off.

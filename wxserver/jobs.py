@@ -1,9 +1,9 @@
 """Jobs: the work of a Deferred runs outside the request, on huey.
 
-The queue lives beside the store: a SQLite file next to the SQLite store (every worker on this
-machine), or the same Redis (several machines). ``wxserver worker`` (the Procfile's ``worker:``)
-consumes it. With the in-process ``memory://`` store (tests, one process) jobs run on a thread
-pool of the same process instead, since there is no other process to hand them to.
+The queue lives beside the store: a SQLite file next to the LMDB or SQLite store (every worker
+on this machine), or the same Redis (several machines). ``wxserver worker`` (the Procfile's
+``worker:``) consumes it. With the in-process ``memory://`` store (tests, one process) jobs run
+on a thread pool of the same process instead, since there is no other process to hand them to.
 
 A job that a killed worker dropped is not lost: each job is followed by a watchdog, a scheduled
 huey task stored with the queue. It finds a job that began but whose lease ran out without a
@@ -110,7 +110,7 @@ def make_huey(store_url: str, name: str = "wxserver") -> Huey | None:
     """The huey instance that sits beside the store at ``store_url``; None for ``memory://``."""
     parts = urlsplit(store_url)
     scheme = parts.scheme.lower()
-    if scheme == "sqlite":
+    if scheme in ("lmdb", "sqlite"):
         store_path = Path(parts.path[1:])
         queue_path = store_path.with_name(store_path.stem + "-jobs.db")
         queue_path.parent.mkdir(parents=True, exist_ok=True)

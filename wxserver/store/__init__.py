@@ -6,11 +6,13 @@ when one is created, so this package imports without it.
 
 from wxserver.store.base import LockTimeout, Store
 from wxserver.store.factory import open_store
+from wxserver.store.lmdb import LmdbStore
 from wxserver.store.memory import MemoryStore
 from wxserver.store.redis import RedisStore
 from wxserver.store.sqlite import SqliteStore
 
 __all__ = [
+    "LmdbStore",
     "LockTimeout",
     "MemoryStore",
     "RedisStore",

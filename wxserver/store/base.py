@@ -1,7 +1,8 @@
 """The store interface every backend implements.
 
-One small interface, three engines: ``MemoryStore`` (one process, for tests), the SQLite store
-(every gunicorn worker on one machine) and the Redis store (several machines).
+One small interface, four engines: ``MemoryStore`` (one process, for tests), the LMDB store (the
+default: every gunicorn worker on one machine), the SQLite store (the same, on one SQLite file) and
+the Redis store (several machines).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Open the store named by a URL: the one setting, ``WX_STORE_URL``, that picks the backend.
 
 - ``memory://``: this process only (tests, a single worker);
-- ``sqlite:///instance/wxserver.db``: a file relative to the current directory (three slashes);
-- ``sqlite:////var/lib/wxserver/store.db``: an absolute path (four slashes);
+- ``lmdb:///instance/wxserver.lmdb``: an LMDB directory relative to the current directory (three
+  slashes), shared by every worker on this machine; ``lmdb:////var/lib/wxserver/store.lmdb`` for
+  an absolute path (four slashes);
+- ``sqlite:///instance/wxserver.db``, ``sqlite:////var/lib/wxserver/store.db``: the same on one
+  SQLite file;
 - ``redis://[:password@]host:6379/0``: a Redis server; ``rediss://`` for TLS.
 
-The SQLite forms follow SQLAlchemy's convention, which most people who have written a database URL
+The file forms follow SQLAlchemy's convention, which most people who have written a database URL
 already know. A relative path is resolved once, when the store is opened, so a later change of
 directory does not move the file.
 """
@@ -17,12 +20,14 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from wxserver.errors import ConfigError
 from wxserver.store.base import Store
+from wxserver.store.lmdb import LmdbStore
 from wxserver.store.memory import MemoryStore
 from wxserver.store.sqlite import SqliteStore
 
 SETTING = "WX_STORE_URL"
 _FORMS = (
-    "Use memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db "
+    "Use memory://, lmdb:///relative/dir.lmdb, lmdb:////absolute/dir.lmdb, "
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db "
     "or redis://host:6379/0 (rediss:// for TLS)."
 )
 
@@ -39,30 +44,33 @@ def open_store(url: str) -> Store:
         if parts.netloc or parts.path or parts.query:
             raise _invalid(url, "memory:// takes nothing after the scheme")
         return MemoryStore()
-    if scheme == "sqlite":
-        return _sqlite(url, parts)
+    if scheme in {"lmdb", "sqlite"}:
+        path = _local_path(url, parts, scheme)
+        try:
+            return LmdbStore(path) if scheme == "lmdb" else SqliteStore(path)
+        except OSError as error:
+            raise ConfigError(
+                SETTING,
+                f"the store {str(path)!r} cannot be created ({error.strerror or error})",
+                "Point it at a directory the server can write to.",
+            ) from None
     if scheme in {"redis", "rediss"}:
         return _redis(url, parts)
     raise _invalid(url, f"the scheme {parts.scheme or '(none)'!r} names no store")
 
 
-def _sqlite(url: str, parts: SplitResult) -> SqliteStore:
+def _local_path(url: str, parts: SplitResult, scheme: str) -> Path:
+    """The path that an lmdb:// or sqlite:// URL names, relative to the current directory."""
+    what, kind = ("an LMDB URL", "directory") if scheme == "lmdb" else ("a SQLite URL", "file")
     if parts.netloc:
-        raise _invalid(url, f"a SQLite URL names a file, not a host ({parts.netloc!r})")
+        raise _invalid(url, f"{what} names a {kind}, not a host ({parts.netloc!r})")
     if parts.query or parts.fragment:
-        raise _invalid(url, "a SQLite URL takes no options")
+        raise _invalid(url, f"{what} takes no options")
     # urlsplit keeps the slash after the empty host: "/relative.db" or "//absolute/path.db".
-    path = unquote(parts.path[1:])
-    if not path or path.endswith("/"):
-        raise _invalid(url, "a SQLite URL needs a file name")
-    try:
-        return SqliteStore(Path.cwd() / path)
-    except OSError as error:
-        raise ConfigError(
-            SETTING,
-            f"the SQLite file {path!r} cannot be created ({error.strerror or error})",
-            "Point it at a directory the server can write to.",
-        ) from None
+    name = unquote(parts.path[1:])
+    if not name or name.endswith("/"):
+        raise _invalid(url, f"{what} needs a {kind} name")
+    return Path.cwd() / name
 
 
 def _redis(url: str, parts: SplitResult) -> Store:
