@@ -394,8 +394,10 @@ def test_lmdb_sweeps_expired_entries_as_it_writes(tmp_path: Path) -> None:
     now[0] += 2
     assert store.get("old0000") is None  # expired entries are never read, swept or not
     # Each sweep looks at SWEEP_KEYS keys, so these writes pass over every key at least once.
-    writes = lmdb_store.SWEEP_EVERY * 12
-    assert writes // lmdb_store.SWEEP_EVERY * lmdb_store.SWEEP_KEYS >= 2000 + writes
+    sweeps = 1
+    while sweeps * lmdb_store.SWEEP_KEYS < 2000 + sweeps * lmdb_store.SWEEP_EVERY:
+        sweeps += 1
+    writes = sweeps * lmdb_store.SWEEP_EVERY
     for n in range(writes):
         store.add(f"new{n:04}", b"v", ttl=60)
     assert _entries(store) == writes

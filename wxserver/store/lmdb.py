@@ -50,9 +50,10 @@ log = logging.getLogger("wxserver.store")
 # with its records, take well under a tenth of it.
 MAP_SIZE = 2 << 30
 # Every SWEEP_EVERY writes of a process look at the next SWEEP_KEYS keys and delete the expired
-# ones: four keys per write, where a write adds at most one, so expired keys cannot pile up.
+# ones: two keys looked at per write, where a write adds at most one, so expired entries never
+# outnumber live ones. Each key looked at costs about 2,500 instructions (py-lmdb's iteration).
 SWEEP_EVERY = 64
-SWEEP_KEYS = 256
+SWEEP_KEYS = 128
 # LMDB's key limit is 511 bytes; longer keys are stored under a digest.
 _LONGEST_KEY = 400
 # How long a waiter sleeps between tries for a held lock: short first, capped so that a long
@@ -72,6 +73,16 @@ _BROKEN = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError, lmdb.
 
 _environments: dict[tuple[Path, int], lmdb.Environment] = {}
 _opening = threading.Lock()
+# This process's id, kept current across fork() without a system call per operation.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid  # noqa: PLW0603 - the one value fork() changes under every store
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class StoreFull(RuntimeError):
@@ -100,6 +111,7 @@ class LmdbStore:
         self._clock = clock
         self._writes = itertools.count(1)
         self._sweep_from = b""
+        self._env_pid = 0
         self._env = self._environment()
 
     def __repr__(self) -> str:
@@ -108,24 +120,22 @@ class LmdbStore:
     # --- the environment ------------------------------------------------------------------
 
     def _environment(self) -> lmdb.Environment:
-        key = (self.path, os.getpid())
+        key = (self.path, _pid)
         env = _environments.get(key)
-        if env is not None:
-            return env
-        with _opening:
-            env = _environments.get(key)
-            if env is None:
-                # Inherited through fork(): closed first, since closing any descriptor of the
-                # file drops this process's locks on it. The parent's own locks stay its own.
-                for other in [k for k in _environments if k[0] == self.path]:
-                    _environments.pop(other).close()
-                env = _environments[key] = _open_checked(self.path, self._map_size)
-            return env
+        if env is None:
+            with _opening:
+                env = _environments.get(key)
+                if env is None:
+                    # Inherited through fork(): closed first, since closing any descriptor of the
+                    # file drops this process's locks on it. The parent's locks stay its own.
+                    for other in [k for k in _environments if k[0] == self.path]:
+                        _environments.pop(other).close()
+                    env = _environments[key] = _open_checked(self.path, self._map_size)
+        self._env, self._env_pid = env, _pid
+        return env
 
     def _begin(self, *, write: bool) -> lmdb.Transaction[bytes]:
-        env = self._env
-        if env is not _environments.get((self.path, os.getpid())):
-            env = self._env = self._environment()
+        env = self._env if self._env_pid == _pid else self._environment()
         return env.begin(write=write)
 
     def _commit_write(self, txn: lmdb.Transaction[bytes]) -> None:
