@@ -171,6 +171,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"{check['rss_first_kib'] / 1024:.1f} → {check['rss_last_kib'] / 1024:.1f} MiB "
             f"({growth:+.1%}) | {'yes' if growth <= RSS_GOAL else 'no'} |"
         )
+        if "anon_growth" in check:
+            lines.append(
+                f"| of which the worker's own memory (RssAnon), same messages | "
+                f"{check['anon_first_kib'] / 1024:.1f} → {check['anon_last_kib'] / 1024:.1f} MiB "
+                f"({check['anon_growth']:+.1%}) | "
+                f"{'yes' if check['anon_growth'] <= RSS_GOAL else 'no'} |"
+            )
     lines.append("")
     if results["callgrind"]:
         c = results["callgrind"][0]

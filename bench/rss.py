@@ -3,6 +3,10 @@
 ``python -m bench.rss --messages 100000`` serves wxserver with a single worker, sends distinct
 signed messages from a few client threads on 127.0.0.1 and reads the worker's VmRSS after the first
 1,000 and then every 10,000. The goal is growth of at most 10% between 1k and 100k.
+
+VmRSS counts the pages of mapped files the worker touched, with its own memory (RssAnon). With the
+LMDB store those include the store's live entries, one copy shared by every worker and written
+back to the file by the kernel; so RssAnon is reported too, the memory that is the worker's alone.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def check(
     path = corpus.generate(WORK / f"rss-{mode}.rec", mode, messages)
     sent = list(records.read(path))
     target = TARGETS[target_name]
-    curve: list[tuple[int, int]] = []
+    curve: list[tuple[int, int, int, int]] = []  # messages, VmRSS, RssAnon, RssFile
     statuses: Counter[int] = Counter()
     started = time.monotonic()
     with serve(target, mode, settings, f"rss-{target_name}-{mode}") as running:
@@ -53,13 +57,16 @@ def check(
         for mark in marks:
             statuses += _drive(running.port, sent[done:mark], threads)
             done = mark
-            (rss,) = running.worker_rss_kib().values()
-            curve.append((done, rss))
+            (memory,) = running.worker_memory_kib().values()
+            rss, anon, mapped = memory["VmRSS"], memory["RssAnon"], memory["RssFile"]
+            curve.append((done, rss, anon, mapped))
             print(
-                f"  {target_name} {mode}: {done:>7,} messages, worker RSS {rss / 1024:.1f} MiB",
+                f"  {target_name} {mode}: {done:>7,} messages, worker RSS {rss / 1024:.1f} MiB "
+                f"(own {anon / 1024:.1f}, mapped files {mapped / 1024:.1f})",
                 flush=True,
             )
     rss_first, rss_last = curve[0][1], curve[-1][1]
+    anon_first, anon_last = curve[0][2], curve[-1][2]
     return {
         "target": target_name,
         "mode": mode,
@@ -69,6 +76,9 @@ def check(
         "rss_first_kib": rss_first,
         "rss_last_kib": rss_last,
         "growth": rss_last / rss_first - 1,
+        "anon_first_kib": anon_first,
+        "anon_last_kib": anon_last,
+        "anon_growth": anon_last / anon_first - 1,
         "curve": curve,
         "statuses": dict(statuses),
         "seconds": round(time.monotonic() - started, 1),
@@ -92,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"RSS after {result['first']:,}: {result['rss_first_kib'] / 1024:.1f} MiB; after "
         f"{result['messages']:,}: {result['rss_last_kib'] / 1024:.1f} MiB "
-        f"({result['growth']:+.1%}); statuses {result['statuses']}"
+        f"({result['growth']:+.1%}); own memory (RssAnon) {result['anon_first_kib'] / 1024:.1f} "
+        f"-> {result['anon_last_kib'] / 1024:.1f} MiB ({result['anon_growth']:+.1%}); "
+        f"statuses {result['statuses']}"
     )
     return 0
 

@@ -56,6 +56,10 @@ class Running:
         """Resident set size of each worker, in KiB."""
         return {pid: rss_kib(pid) for pid in self.workers()}
 
+    def worker_memory_kib(self) -> dict[int, dict[str, int]]:
+        """VmRSS and its parts (see :func:`memory_kib`) of each worker."""
+        return {pid: memory_kib(pid) for pid in self.workers()}
+
 
 def free_port() -> int:
     """A port that was free a moment ago on 127.0.0.1."""
@@ -84,13 +88,21 @@ def children(pid: int) -> list[int]:
 
 def rss_kib(pid: int) -> int:
     """VmRSS of ``pid`` in KiB (0 when the process is gone)."""
+    return memory_kib(pid).get("VmRSS", 0)
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and its parts of ``pid`` in KiB: RssAnon (the process's own memory), RssFile
+    (mapped files: code, and a memory-mapped store's pages) and RssShmem; {} when it is gone."""
+    found: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                found[name] = int(value.split()[0])
     except OSError:
         pass
-    return 0
+    return found
 
 
 def environment(target: Target, mode: str) -> dict[str, str]:

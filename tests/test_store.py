@@ -403,6 +403,22 @@ def test_lmdb_sweeps_expired_entries_as_it_writes(tmp_path: Path) -> None:
     assert _entries(store) == writes
 
 
+def test_lmdb_file_stops_growing_once_entries_expire(tmp_path: Path) -> None:
+    # 100 messages a second, each kept 10 s: about 1,000 live at any time, for 600 s.
+    now = [1000.0]
+    store = LmdbStore(tmp_path / "store.lmdb", clock=lambda: now[0])
+    used_pages = []
+    for n in range(60_000):
+        store.set(f"wx5s:default:user{n}:claim", b"x" * 400, ttl=10)
+        if n % 100 == 0:
+            now[0] += 1
+        if n % 10_000 == 9_999:
+            used_pages.append(store._environment().info()["last_pgno"])
+            assert _entries(store) <= 2 * 1_000 + lmdb_store.SWEEP_EVERY
+    # Pages of deleted entries are reused: the file used after 10 s of traffic is all it needs.
+    assert max(used_pages) == used_pages[0]
+
+
 def _write_entries(url: str, count: int) -> int:
     store = open_store(url)
     for n in range(count):
