@@ -34,6 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 from wxserver.errors import CryptoError, ProtocolError, SignatureError, XmlError
@@ -55,6 +56,34 @@ def refusal_stage(error: ProtocolError) -> str:
     return "request"
 
 
+# prometheus-client's multiprocess values ask the kernel for the pid on every write, to notice a
+# fork: seven system calls a request. The same check, with the pid kept current by a fork hook.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid  # noqa: PLW0603 - the one value fork() changes
+    _pid = os.getpid()
+
+
+def _current_pid() -> int:
+    return _pid
+
+
+os.register_at_fork(after_in_child=_forked)
+_fork_aware: object = None
+
+
+def _use_fork_aware_values() -> None:
+    """In multiprocess mode, make the metrics created from now on check the pid without a call."""
+    global _fork_aware  # noqa: PLW0603 - one value class for the process
+    if values.ValueClass is values.MutexValue or values.ValueClass is _fork_aware:
+        return
+    values.ValueClass = _fork_aware = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=_current_pid
+    )
+
+
 class Metrics:
     """The metrics of one app."""
 
@@ -64,6 +93,8 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         # Decided once, as the app is built: gunicorn's config file sets the folder before that.
         self.multiprocess_dir = (os.environ if environ is None else environ).get(MULTIPROCESS_ENV)
+        if self.multiprocess_dir:
+            _use_fork_aware_values()
         r = self.registry
         self.requests = Counter(
             "wxserver_requests",
