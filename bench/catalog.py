@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.targets import credentials
@@ -84,44 +84,30 @@ _WXSERVER_ENV = {
     "WX_TIMESTAMP_TOLERANCE": "86400",
 }
 
+_WXSERVER = Target(
+    "wxserver",
+    "wxserver (echo handler, LMDB store)",
+    "wsgi:app",
+    PROJECT_VENV,
+    echoes=True,
+    env=_WXSERVER_ENV,
+    secure_env={"WX_MODE": "secure"},
+    plain_env={"WX_MODE": "plain"},
+    stateful=True,
+)
+
 TARGETS: dict[str, Target] = {
     target.name: target
     for target in (
-        Target(
-            "wxserver",
-            "wxserver (echo handler, LMDB store)",
-            "wsgi:app",
-            PROJECT_VENV,
-            echoes=True,
-            env=_WXSERVER_ENV,
-            secure_env={"WX_MODE": "secure"},
-            plain_env={"WX_MODE": "plain"},
-            stateful=True,
-        ),
+        _WXSERVER,
         # Not measured unless named: wxserver on its other single-machine store, and on the
         # in-process one.
-        Target(
-            "wxserver-sqlite",
-            "wxserver, SQLite store",
-            "wsgi:app",
-            PROJECT_VENV,
-            echoes=True,
-            env=_WXSERVER_ENV,
-            secure_env={"WX_MODE": "secure"},
-            plain_env={"WX_MODE": "plain"},
-            stateful=True,
-            store="sqlite",
-        ),
-        Target(
-            "wxserver-memory",
-            "wxserver, memory:// store",
-            "wsgi:app",
-            PROJECT_VENV,
-            echoes=True,
+        replace(_WXSERVER, name="wxserver-sqlite", label="wxserver, SQLite store", store="sqlite"),
+        replace(
+            _WXSERVER,
+            name="wxserver-memory",
+            label="wxserver, memory:// store",
             env={**_WXSERVER_ENV, "WX_STORE_URL": "memory://"},
-            secure_env={"WX_MODE": "secure"},
-            plain_env={"WX_MODE": "plain"},
-            stateful=True,
         ),
         Target(
             "werobot",

@@ -21,7 +21,7 @@ from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import FakeWeChat
 from tests.servers import gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN, AppFactory, config_with
-from wxserver import HandlerSet, NewsReply, TextMessage
+from wxserver import HandlerSet, NewsReply, TextMessage, forks
 from wxserver import metrics as metrics_module
 from wxserver.api_errors import DropError
 from wxserver.replies import Article
@@ -241,10 +241,10 @@ def test_metrics_multiprocess_values_follow_a_fork_without_asking_for_the_pid(
     meter.request("POST", _Facts(), 0.01)
     assert "counter_424242.db" not in os.listdir(tmp_path)
     # The pid the values check is the one the fork hook keeps, not a system call's answer.
-    monkeypatch.setattr(metrics_module, "_pid", 424242)
+    monkeypatch.setattr(forks, "pid", 424242)
     meter.request("POST", _Facts(), 0.01)
     assert "counter_424242.db" in os.listdir(tmp_path)
-    monkeypatch.setattr(metrics_module, "_pid", os.getpid())
+    monkeypatch.setattr(forks, "pid", os.getpid())
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     child = context.Process(target=_count_in_child, args=(meter, results))

@@ -365,20 +365,6 @@ def test_sqlite_fresh_file_opened_by_processes_at_once(tmp_path: Path) -> None:
         assert sorted(n for values in counts for n in values) == list(range(1, 81))
 
 
-def _use_inherited(store: SqliteStore, inherited: object) -> tuple[bool, int]:
-    counts = [store.incr("forked", ttl=60) for _ in range(50)]
-    return store._connection() is inherited, counts[-1]
-
-
-def test_sqlite_child_of_a_fork_opens_its_own_connection(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "store.db")
-    store.incr("forked", ttl=60)  # this thread's connection now exists, then we fork
-    inherited = store._connection()
-    results = _in_processes(_use_inherited, (store, inherited), (store, inherited))
-    assert [reused for reused, _ in results] == [False, False]
-    assert store.incr("forked", ttl=60) == 102  # the parent's connection still works
-
-
 # --- LMDB specifics -----------------------------------------------------------------------------
 
 
@@ -491,18 +477,24 @@ def test_lmdb_one_environment_per_file_in_a_process(tmp_path: Path) -> None:
     assert second.get("k") == b"v"
 
 
-def _use_inherited_env(store: LmdbStore, inherited: object) -> tuple[bool, int]:
+def _handle(store: SqliteStore | LmdbStore) -> object:
+    """What a file store opens once per process: a SQLite connection, an LMDB environment."""
+    return store._connection() if isinstance(store, SqliteStore) else store._environment()
+
+
+def _use_inherited(store: SqliteStore | LmdbStore, inherited: object) -> tuple[bool, int]:
     counts = [store.incr("forked", ttl=60) for _ in range(50)]
-    return store._environment() is inherited, counts[-1]
+    return _handle(store) is inherited, counts[-1]
 
 
-def test_lmdb_child_of_a_fork_opens_its_own_environment(tmp_path: Path) -> None:
-    store = LmdbStore(tmp_path / "store.lmdb")
-    store.incr("forked", ttl=60)
-    inherited = store._environment()
-    results = _in_processes(_use_inherited_env, (store, inherited), (store, inherited))
+@pytest.mark.parametrize("backend", ["sqlite", "lmdb"])
+def test_store_child_of_a_fork_opens_its_own_handle(tmp_path: Path, backend: str) -> None:
+    store = SqliteStore(tmp_path / "s.db") if backend == "sqlite" else LmdbStore(tmp_path / "s")
+    store.incr("forked", ttl=60)  # this process's handle now exists, then we fork
+    inherited = _handle(store)
+    results = _in_processes(_use_inherited, (store, inherited), (store, inherited))
     assert [reused for reused, _ in results] == [False, False]
-    assert store.incr("forked", ttl=60) == 102  # the parent's environment still works
+    assert store.incr("forked", ttl=60) == 102  # the parent's handle still works
 
 
 def _fill(store: Store) -> None:

@@ -37,6 +37,7 @@ from prometheus_client import (
     values,
 )
 
+from wxserver import forks
 from wxserver.errors import CryptoError, ProtocolError, SignatureError, XmlError
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -57,20 +58,7 @@ def refusal_stage(error: ProtocolError) -> str:
 
 
 # prometheus-client's multiprocess values ask the kernel for the pid on every write, to notice a
-# fork: seven system calls a request. The same check, with the pid kept current by a fork hook.
-_pid = os.getpid()
-
-
-def _forked() -> None:
-    global _pid  # noqa: PLW0603 - the one value fork() changes
-    _pid = os.getpid()
-
-
-def _current_pid() -> int:
-    return _pid
-
-
-os.register_at_fork(after_in_child=_forked)
+# fork: seven system calls a request. The same check, with the pid a fork hook keeps.
 _fork_aware: object = None
 
 
@@ -80,7 +68,7 @@ def _use_fork_aware_values() -> None:
     if values.ValueClass is values.MutexValue or values.ValueClass is _fork_aware:
         return
     values.ValueClass = _fork_aware = values.MultiProcessValue(  # type: ignore[no-untyped-call]
-        process_identifier=_current_pid
+        process_identifier=forks.current_pid
     )
 
 

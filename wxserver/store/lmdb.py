@@ -36,13 +36,14 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import lmdb
 
-from wxserver.store.base import LockTimeout
+from wxserver import forks
+from wxserver.store.lease import lease
 
 log = logging.getLogger("wxserver.store")
 
@@ -56,33 +57,19 @@ SWEEP_EVERY = 64
 SWEEP_KEYS = 128
 # LMDB's key limit is 511 bytes; longer keys are stored under a digest.
 _LONGEST_KEY = 400
-# How long a waiter sleeps between tries for a held lock: short first, capped so that a long
-# wait costs at most 20 cheap tries a second.
-_POLL_FIRST = 0.005
-_POLL_MAX = 0.05
 
 _EXPIRES = struct.Struct("<d")
 _pack = _EXPIRES.pack
 _expires_of = _EXPIRES.unpack_from
 _HEAD = _EXPIRES.size
 
-# (path, pid) -> environment: the one environment of this process for that path.
 # What a file a power cut broke raises; any other error (permissions, a full disk) is the
 # caller's to see, and the file is left where it is.
 _BROKEN = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError, lmdb.PanicError)
 
+# (path, pid) -> environment: the one environment of this process for that path.
 _environments: dict[tuple[Path, int], lmdb.Environment] = {}
 _opening = threading.Lock()
-# This process's id, kept current across fork() without a system call per operation.
-_pid = os.getpid()
-
-
-def _forked() -> None:
-    global _pid  # noqa: PLW0603 - the one value fork() changes under every store
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_forked)
 
 
 class StoreFull(RuntimeError):
@@ -120,7 +107,7 @@ class LmdbStore:
     # --- the environment ------------------------------------------------------------------
 
     def _environment(self) -> lmdb.Environment:
-        key = (self.path, _pid)
+        key = (self.path, forks.pid)
         env = _environments.get(key)
         if env is None:
             with _opening:
@@ -131,17 +118,17 @@ class LmdbStore:
                     for other in [k for k in _environments if k[0] == self.path]:
                         _environments.pop(other).close()
                     env = _environments[key] = _open_checked(self.path, self._map_size)
-        self._env, self._env_pid = env, _pid
+        self._env, self._env_pid = env, key[1]
         return env
 
     def _begin(self, *, write: bool) -> lmdb.Transaction[bytes]:
-        env = self._env if self._env_pid == _pid else self._environment()
+        env = self._env if self._env_pid == forks.pid else self._environment()
         return env.begin(write=write)
 
-    def _commit_write(self, txn: lmdb.Transaction[bytes]) -> None:
+    def _wrote(self, txn: lmdb.Transaction[bytes]) -> None:
+        """Count a write; every SWEEP_EVERY writes also sweep, in the same transaction."""
         if next(self._writes) % SWEEP_EVERY == 0:
             self._sweep(txn, self._clock())
-        txn.commit()
 
     def _sweep(self, txn: lmdb.Transaction[bytes], now: float, keys: int = SWEEP_KEYS) -> None:
         cursor = txn.cursor()
@@ -158,16 +145,11 @@ class LmdbStore:
 
     def _make_room(self) -> None:
         """The map is full: delete every expired entry, or say how to make the store larger."""
-        txn = self._begin(write=True)
-        before = txn.stat()["entries"]
-        self._sweep_from = b""
-        try:
+        with self._begin(write=True) as txn:
+            before = txn.stat()["entries"]
+            self._sweep_from = b""
             self._sweep(txn, self._clock(), keys=before)
             freed = before - txn.stat()["entries"]
-            txn.commit()
-        except BaseException:
-            txn.abort()
-            raise
         if freed == 0:
             raise StoreFull(
                 f"the store at {self.path} is full: {before} live entries fill its "
@@ -178,136 +160,86 @@ class LmdbStore:
     # --- the Store interface --------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        txn = self._begin(write=False)
-        try:
+        with self._begin(write=False) as txn:
             value = txn.get(_encode(key))
-        finally:
-            txn.abort()
         if value is None or _expires_of(value)[0] <= self._clock():
             return None
         return value[_HEAD:]
 
+    # A write is one transaction: committed when its block ends, rolled back if it raises. When
+    # the map is full, room is made and the write is tried again.
+
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
-        txn = self._begin(write=True)
         try:
-            txn.put(_encode(key), _pack(self._clock() + ttl) + value)
-            self._commit_write(txn)
+            with self._begin(write=True) as txn:
+                txn.put(_encode(key), _pack(self._clock() + ttl) + value)
+                self._wrote(txn)
         except lmdb.MapFullError:
-            txn.abort()
             self._make_room()
             self.set(key, value, ttl=ttl)
-        except BaseException:
-            txn.abort()
-            raise
 
     def add(self, key: str, value: bytes, *, ttl: float) -> bool:
         raw = _encode(key)
-        txn = self._begin(write=True)
         try:
-            now = self._clock()  # read under the write lock: waiting for it may have taken a while
-            old = txn.get(raw)
-            if old is not None and _expires_of(old)[0] > now:
-                txn.abort()
-                return False
-            txn.put(raw, _pack(now + ttl) + value)
-            self._commit_write(txn)
-            return True
+            with self._begin(write=True) as txn:
+                now = self._clock()  # read under the write lock: waiting for it may take a while
+                old = txn.get(raw)
+                if old is not None and _expires_of(old)[0] > now:
+                    return False
+                txn.put(raw, _pack(now + ttl) + value)
+                self._wrote(txn)
+                return True
         except lmdb.MapFullError:
-            txn.abort()
             self._make_room()
             return self.add(key, value, ttl=ttl)
-        except BaseException:
-            txn.abort()
-            raise
 
     def delete(self, key: str) -> None:
-        txn = self._begin(write=True)
-        try:
+        with self._begin(write=True) as txn:
             txn.delete(_encode(key))
-            txn.commit()
-        except BaseException:
-            txn.abort()
-            raise
 
     def incr(self, key: str, *, ttl: float) -> int:
         raw = _encode(key)
-        txn = self._begin(write=True)
         try:
-            now = self._clock()
-            old = txn.get(raw)
-            if old is None or _expires_of(old)[0] <= now:
-                count, expires = 1, now + ttl
-            else:
-                # A value set as b"41" counts on from 41, as in Redis; the creation's TTL stays.
-                count, expires = int(old[_HEAD:]) + 1, _expires_of(old)[0]
-            txn.put(raw, _pack(expires) + str(count).encode())
-            self._commit_write(txn)
-            return count
+            with self._begin(write=True) as txn:
+                now = self._clock()
+                old = txn.get(raw)
+                if old is None or _expires_of(old)[0] <= now:
+                    count, expires = 1, now + ttl
+                else:
+                    # A value set as b"41" counts on from 41, as in Redis; the creation's TTL
+                    # stays.
+                    count, expires = int(old[_HEAD:]) + 1, _expires_of(old)[0]
+                txn.put(raw, _pack(expires) + str(count).encode())
+                self._wrote(txn)
+                return count
         except lmdb.MapFullError:
-            txn.abort()
             self._make_room()
             return self.incr(key, ttl=ttl)
-        except BaseException:
-            txn.abort()
-            raise
 
-    @contextmanager
-    def lock(self, name: str, *, timeout: float, wait: float) -> Iterator[None]:
-        if timeout <= 0:
-            raise ValueError(f"a lock's timeout must be positive, got {timeout}")
+    def lock(self, name: str, *, timeout: float, wait: float) -> AbstractContextManager[None]:
         # Lock leases live among the keys, under a prefix no caller's key has.
         raw = b"\x00lock:" + _encode(name)
         owner = secrets.token_hex(16).encode()
-        deadline = time.monotonic() + wait
-        pause = _POLL_FIRST
-        while True:
-            now = self._clock()
-            expires = now + timeout
-            if self._take(raw, _pack(expires) + owner, now):
-                break
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LockTimeout(f"lock {name!r} not acquired within {wait} s")
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, _POLL_MAX)
-        try:
-            yield
-        finally:
-            # Only our own lease is deleted: if it ran out, someone else may hold the lock now.
-            if not self._release(raw, owner) or self._clock() > expires:
-                log.warning(
-                    "lock %r was held longer than its timeout (%s s); another holder may have run "
-                    "at the same time. Raise the timeout.",
-                    name,
-                    timeout,
-                )
 
-    def _take(self, raw: bytes, lease: bytes, now: float) -> bool:
-        txn = self._begin(write=True)
-        try:
-            held = txn.get(raw)
-            if held is not None and _expires_of(held)[0] > now:
-                txn.abort()
-                return False
-            txn.put(raw, lease)
-            txn.commit()
-            return True
-        except BaseException:
-            txn.abort()
-            raise
+        def take(now: float, expires: float) -> bool:
+            with self._begin(write=True) as txn:
+                held = txn.get(raw)
+                if held is not None and _expires_of(held)[0] > now:
+                    return False
+                txn.put(raw, _pack(expires) + owner)
+                return True
 
-    def _release(self, raw: bytes, owner: bytes) -> bool:
-        txn = self._begin(write=True)
-        try:
-            held = txn.get(raw)
-            ours = held is not None and held[_HEAD:] == owner
-            if ours:
+        def release() -> bool:
+            with self._begin(write=True) as txn:
+                held = txn.get(raw)
+                if held is None or held[_HEAD:] != owner:
+                    return False
                 txn.delete(raw)
-            txn.commit()
-            return ours
-        except BaseException:
-            txn.abort()
-            raise
+                return True
+
+        return lease(
+            name, timeout=timeout, wait=wait, clock=self._clock, take=take, release=release
+        )
 
 
 def _open(path: Path, map_size: int) -> lmdb.Environment:

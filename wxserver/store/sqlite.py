@@ -23,19 +23,17 @@ How it is safe across processes:
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 
-from wxserver.store.base import LockTimeout
-
-log = logging.getLogger("wxserver.store")
+from wxserver import forks
+from wxserver.store.lease import lease
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wx_store (
@@ -75,10 +73,8 @@ DELETE FROM wx_store WHERE key IN (SELECT key FROM wx_store WHERE expires <= ?1 
 # outpaces creation, and each purge is one short indexed statement.
 PURGE_EVERY = 64
 PURGE_BATCH = 256
-# How long a waiter sleeps between tries for a held lock: short first, capped so that a long
-# wait costs at most 20 cheap tries a second.
-_POLL_FIRST = 0.005
-_POLL_MAX = 0.05
+# How long a process opening a fresh file waits between tries to switch it to WAL.
+_RETRY_OPEN = 0.005
 
 
 class SqliteStore:
@@ -124,7 +120,7 @@ class SqliteStore:
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
                     raise
-                time.sleep(_POLL_FIRST)
+                time.sleep(_RETRY_OPEN)
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: autocommit, so each statement is its own transaction and the
@@ -136,7 +132,7 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        pid = os.getpid()
+        pid = forks.pid
         if conn is not None and local.pid == pid:
             return conn
         if conn is not None:
@@ -200,38 +196,22 @@ class SqliteStore:
         self._wrote(conn)
         return count
 
-    @contextmanager
-    def lock(self, name: str, *, timeout: float, wait: float) -> Iterator[None]:
-        if timeout <= 0:
-            raise ValueError(f"a lock's timeout must be positive, got {timeout}")
-        conn = self._connection()
+    def lock(self, name: str, *, timeout: float, wait: float) -> AbstractContextManager[None]:
         owner = secrets.token_hex(16)
-        deadline = time.monotonic() + wait
-        pause = _POLL_FIRST
-        while True:
-            now = self._clock()
-            expires = now + timeout
-            if conn.execute(_ACQUIRE, (name, owner, expires, now)).rowcount == 1:
-                break
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LockTimeout(f"lock {name!r} not acquired within {wait} s")
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, _POLL_MAX)
-        try:
-            yield
-        finally:
+
+        def take(now: float, expires: float) -> bool:
+            acquired = self._connection().execute(_ACQUIRE, (name, owner, expires, now))
+            return acquired.rowcount == 1
+
+        def release() -> bool:
             released = self._connection().execute(
                 "DELETE FROM wx_locks WHERE name = ? AND owner = ?", (name, owner)
             )
-            # Only our own lease is deleted: if it ran out, someone else may hold the lock now.
-            if released.rowcount == 0 or self._clock() > expires:
-                log.warning(
-                    "lock %r was held longer than its timeout (%s s); another holder may have run "
-                    "at the same time. Raise the timeout.",
-                    name,
-                    timeout,
-                )
+            return released.rowcount == 1
+
+        return lease(
+            name, timeout=timeout, wait=wait, clock=self._clock, take=take, release=release
+        )
 
 
 @contextmanager
