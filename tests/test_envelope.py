@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tests.support import load_vector
 from tests.test_parsing import ATTACKS
-from wxserver.envelope import read_envelope
+from wxserver.envelope import Envelope, _canonical, _read_with_expat, read_envelope
 from wxserver.errors import XmlError
 from wxserver.parsing import parse_xml
 
@@ -86,3 +88,62 @@ def test_envelope_refuses_bad_body(body: bytes, match: str) -> None:
 def test_envelope_refuses_doctype_and_entities(body: bytes) -> None:
     with pytest.raises(XmlError, match="DOCTYPE"):
         read_envelope(body)
+
+
+SHAPES = [
+    SECURE,
+    b"<xml>\n    <ToUserName><![CDATA[gh_1 & <x>]]></ToUserName>\n"
+    b"    <Encrypt><![CDATA[QUJD+/==]]></Encrypt>\n</xml>\n",
+]
+
+
+@pytest.mark.parametrize("body", SHAPES, ids=["one-line", "indented"])
+def test_envelope_wechat_shape_is_read_without_expat(body: bytes) -> None:
+    encrypt = _canonical(body)
+    assert encrypt is not None
+    assert read_envelope(body) == (encrypt, False) == _read_with_expat(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[a&b]]></Encrypt></xml>",
+        b"<xml><ToUserName><![CDATA[gh]1]]></ToUserName><Encrypt><![CDATA[ab]]></Encrypt></xml>",
+        b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[a]]></Encrypt></xml>x",
+        b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[a]]></Encrypt>"
+        b"<MsgType><![CDATA[text]]></MsgType></xml>",
+        b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[a]]><![CDATA[b]]>"
+        b"</Encrypt></xml>",
+        b"<xml><ToUserName><![CDATA[\xc3\xa9]]></ToUserName><Encrypt><![CDATA[a]]></Encrypt></xml>",
+    ],
+    ids=["markup", "bracket-in-to", "text-after-root", "compatible", "two-cdata", "utf8"],
+)
+def test_envelope_other_shapes_go_through_expat(body: bytes) -> None:
+    assert _canonical(body) is None
+
+
+def test_envelope_shortcut_agrees_with_expat_on_mutated_bodies() -> None:
+    # Every body the shortcut accepts, expat reads to the same envelope; the rest go to expat.
+    rng = random.Random(20261122)
+    alphabet = b"]]><&=/+aZ9 \n\t\x00\x01\xff\xc3["
+    accepted = refused = 0
+    for _ in range(20_000):
+        body = bytearray(rng.choice(SHAPES))
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            at = rng.randrange(len(body) + 1)
+            roll = rng.random()
+            if roll < 0.4 and at < len(body):
+                body[at] = rng.choice(alphabet)
+            elif roll < 0.7:
+                body[at:at] = bytes([rng.choice(alphabet)])
+            else:
+                del body[at : at + rng.randint(1, 4)]
+        encrypt = _canonical(bytes(body))
+        if encrypt is None:
+            refused += 1
+            continue
+        accepted += 1
+        assert _read_with_expat(bytes(body)) == Envelope(encrypt, plaintext_fields=False), body
+    # Both paths were exercised, many times each.
+    assert accepted > 500
+    assert refused > 500

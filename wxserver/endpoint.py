@@ -153,8 +153,7 @@ class AccountEndpoint:
         body = read_body()
         encrypt: object
         if wecom or query.get("encrypt_type", "").lower() == "aes":
-            envelope = read_envelope(body)
-            encrypt, compat = envelope.encrypt, envelope.plaintext_fields
+            encrypt, compat = read_envelope(body)
             aes = True
         else:
             # Plaintext mode, unless the body turns out to be an envelope all the same.
