@@ -117,7 +117,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"- machine: {results['machine']}",
         f"- load: wrk {s['wrk_threads']} thread(s), {s['connections']} connections, "
         f"{s['duration_s']:g} s per target after {s['warmup_s']:g} s of warm-up, {s['rounds']} "
-        "rounds in alternating order; distinct MsgIds; every request signed (secure: encrypted)",
+        "rounds, each starting further along the list of targets; distinct MsgIds; every request "
+        "signed (secure: encrypted)",
         f"- gunicorn: {', '.join(results['workers'])}; `--preload`, no access log, same "
         "command line for every target",
         f"- replies checked: {s['sample']} per target and round, decrypted and compared",

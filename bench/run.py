@@ -7,8 +7,8 @@
 
 It installs wrk (and valgrind) with apt-get when missing, creates the peers' virtualenvs under
 bench/.venvs/, signs one corpus of distinct messages per mode, then for each gunicorn worker class
-and round (the order alternates between rounds) starts each target on 127.0.0.1, checks a sample
-of its replies, warms it up, measures it with wrk, checks again and stops it. It then counts
+and round (each round starts further along the list) starts each target on 127.0.0.1, checks a
+sample of its replies, warms it up, measures it with wrk, checks again and stops it. It counts
 instructions per request in-process under callgrind and writes bench/results/<date>.md, .json and
 .png.
 """
@@ -218,13 +218,24 @@ def prepare(plan: Plan) -> None:
         print(f"signed {needed:,} {mode} requests in {time.monotonic() - started:.1f} s")
 
 
+def rotated(pairs: list[Any], round_index: int, rounds: int) -> list[Any]:
+    """The order of one round: the list rotated by an equal share per round.
+
+    Every target takes its turn early and late, and no target is measured twice in a row across
+    a round's end, as it would be were the order reversed each round: a busy spell on a shared
+    machine then hit the same target twice.
+    """
+    shift = round_index * len(pairs) // rounds
+    return pairs[shift:] + pairs[:shift]
+
+
 def measure_http(plan: Plan) -> list[dict[str, Any]]:
     """Every target and mode, round after round, for each worker class."""
     runs: list[dict[str, Any]] = []
     rounds = plan.args.rounds
     for settings in plan.worker_settings:
         for round_index in range(rounds):
-            order = plan.pairs if round_index % 2 == 0 else plan.pairs[::-1]
+            order = rotated(plan.pairs, round_index, rounds)
             for name, mode in order:
                 tag = f"{settings.worker_class}-r{round_index}-{name}-{mode}"
                 result = run_one(plan, TARGETS[name], mode, settings, tag)
