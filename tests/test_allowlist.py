@@ -28,14 +28,8 @@ from tests.fakewechat import CALLBACK_IPS, FakeWeChat, ManualClock
 from tests.servers import gunicorn
 from tests.support import AES_KEY, TOKEN, AppFactory, config_with
 from wxserver import allowlist as allowlist_module
-from wxserver.allowlist import (
-    DAY,
-    KEY,
-    CallbackAllowlist,
-    IpList,
-    client_address,
-    parse_address,
-)
+from wxserver.addresses import client_address, parse_address
+from wxserver.allowlist import DAY, KEY, CallbackAllowlist, IpList
 from wxserver.api import WeChatAPI
 from wxserver.errors import ConfigError
 from wxserver.settings import load_settings

@@ -39,6 +39,7 @@ SERVICES = [
     "api_errors",
     "tokens",
     "metrics",
+    "addresses",
     "allowlist",
     "deferred",
     "jobs",

@@ -1,22 +1,13 @@
-"""WeChat's callback IP allow-list, and the client's address as seen through trusted proxies.
+"""WeChat's callback IP allow-list, without Flask (who the caller is: :mod:`wxserver.addresses`).
 
-Two services, no Flask:
-
-- :func:`client_address` finds who really called. The TCP peer is believed always; the
-  ``X-Forwarded-For`` header only when the peer is a trusted proxy (``WX_TRUSTED_PROXIES``, nginx
-  on this machine), and then only as far as the chain of trusted proxies reaches: walking the
-  header from the right, each trusted hop vouches for the one before it, and the first untrusted
-  address is the client. Anything to its left was written by the client and proves nothing. An
-  entry that is not an IP address ends the walk and the peer is used instead: a proxy that
-  forwards garbage cannot be taken at its word.
-- :class:`CallbackAllowlist` answers "may this address call the callback URL?" from the list
-  ``GET /cgi-bin/getcallbackip`` returns (single IPs and CIDR ranges). WeChat asks for that list
-  to be fetched once a day. It is kept in the store with its fetch time, so every worker and
-  every machine shares one copy and one daily fetch: a due list is refreshed by one process under
-  ``store.lock`` while the others keep using the stored list without waiting. Each process also
-  keeps the list in memory and re-reads the store at most every ``reread`` seconds, so a request
-  normally costs no store I/O. The fetch runs on a background thread, never on the request path:
-  it may take several seconds (a token fetch, domain failover), and WeChat gives a reply 5.
+:class:`CallbackAllowlist` answers "may this address call the callback URL?" from the list
+``GET /cgi-bin/getcallbackip`` returns (single IPs and CIDR ranges). WeChat asks for that list to
+be fetched once a day. It is kept in the store with its fetch time, so every worker and every
+machine shares one copy and one daily fetch: a due list is refreshed by one process under
+``store.lock`` while the others keep using the stored list without waiting. Each process also
+keeps the list in memory and re-reads the store at most every ``reread`` seconds, so a request
+normally costs no store I/O. The fetch runs on a background thread, never on the request path: it
+may take several seconds (a token fetch, domain failover), and WeChat gives a reply 5.
 
 When no list can be had (the API is down at first start, or the last list is older than
 ``max_stale``), the allow-list **fails open**: the request is let through, a warning is logged
@@ -45,16 +36,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from wxserver.addresses import Address, Network, parse_address, parse_network, within
 from wxserver.store.base import LockTimeout, Store
 
 log = logging.getLogger("wxserver.allowlist")
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DAY = 86400.0
 # Store keys: the list is WeChat's, the same for every account, so one copy serves them all.
@@ -62,87 +51,6 @@ KEY = "callback_ips"
 _FAILURE = KEY + ":failure"
 # While no list is known, look in the store more often: another process may be fetching it.
 _ABSENT_REREAD = 5.0
-# No IP address, with brackets, a port and a zone, is longer; longer text is not parsed at all.
-_MAX_ENTRY = 64
-
-
-# --- addresses ----------------------------------------------------------------------------------
-
-
-def parse_address(text: str) -> Address | None:
-    """The IP address in ``text``, or None when it holds none.
-
-    Accepts what proxies write into X-Forwarded-For: ``203.0.113.9``, ``203.0.113.9:4711``,
-    ``2001:db8::1`` and ``[2001:db8::1]:4711``. An IPv4-mapped IPv6 address (``::ffff:1.2.3.4``,
-    as a dual-stack socket reports IPv4 peers) becomes the IPv4 address, so that it matches the
-    IPv4 entries of a list.
-    """
-    text = text.strip()
-    if not text or len(text) > _MAX_ENTRY:
-        return None
-    if text.startswith("["):
-        host, bracket, port = text[1:].partition("]")
-        if not bracket or (port and not (port[:1] == ":" and port[1:].isdigit())):
-            return None
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-        if not port.isdigit():
-            return None
-    else:
-        host = text
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def parse_network(text: str, *, strict: bool = True) -> Network:
-    """An address (a one-address network) or a CIDR range; ValueError when it is neither.
-
-    ``strict`` refuses host bits after the prefix (``10.0.0.1/8``), which in a setting is more
-    likely a typing mistake than an intent; a list from WeChat is read leniently. An IPv4-mapped
-    IPv6 range becomes the IPv4 range, as :func:`parse_address` does for addresses.
-    """
-    text = text.strip()
-    network = ipaddress.ip_network(text, strict=strict)
-    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
-        mapped = network.network_address.ipv4_mapped
-        if mapped is not None:
-            return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}", strict=strict)
-    return network
-
-
-def _within(address: Address, networks: Iterable[Network]) -> bool:
-    return any(address in network for network in networks)
-
-
-def client_address(remote_addr: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
-    """The client's address: the peer, or what trusted proxies in front of it say.
-
-    ``remote_addr`` is the TCP peer (WSGI's REMOTE_ADDR), ``forwarded_for`` the X-Forwarded-For
-    header (several headers joined by commas, as WSGI servers do). The result is a normalised
-    address, or ``remote_addr`` unchanged when that is not an IP address (a unix socket has
-    none); such a peer is never trusted.
-    """
-    peer = parse_address(remote_addr)
-    if peer is None:
-        return remote_addr
-    if not forwarded_for or not _within(peer, trusted):
-        return str(peer)
-    client = peer
-    for hop in reversed(forwarded_for.split(",")):
-        address = parse_address(hop)
-        if address is None:
-            # A trusted proxy passed on something that is no address: believe none of it.
-            return str(peer)
-        client = address
-        if not _within(address, trusted):
-            break
-    # Either the first untrusted hop, or, when every hop is a trusted proxy, the first of them.
-    return str(client)
 
 
 # --- the list ---------------------------------------------------------------------------------
@@ -185,7 +93,7 @@ class IpList:
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
             return False
-        return address in self.hosts or _within(address, self.networks)
+        return address in self.hosts or within(address, self.networks)
 
 
 class CallbackAllowlist:

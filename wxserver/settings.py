@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wxserver.accounts import Account, Kind, Mode, Secret, Settings, TokenMode
-from wxserver.allowlist import parse_network
+from wxserver.addresses import parse_network
 from wxserver.crypto import AesKey
 from wxserver.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
 from wxserver.deferred import Continuation

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
-from wxserver.allowlist import CallbackAllowlist, client_address
+from wxserver.addresses import client_address
+from wxserver.allowlist import CallbackAllowlist
 from wxserver.endpoint import TEXT, AccountEndpoint, Outcome
 from wxserver.errors import BodyTooLargeError, ForbiddenAddressError, ProtocolError
 from wxserver.querystring import parse_query, raw_value
