@@ -232,10 +232,24 @@ def _log(account: str, method: str, outcome: Outcome, status: int, seconds: floa
     log.handle(_record(level, line, values, fields))
 
 
-# Per thread, the attributes of a request's log record that do not change from one request to
-# the next (names, process, thread, source), as logging itself computed them; fork() clears it.
-_templates: dict[threading.Thread, dict[str, Any]] = {}
-os.register_at_fork(after_in_child=_templates.clear)
+class _Template(threading.local):
+    """Per thread, the attributes of a request's log record that do not change from one request
+    to the next (names, process, thread, source), as logging itself computed them. Thread-local,
+    so it goes with its thread (a server may start one per request)."""
+
+    attributes: dict[str, Any] | None = None
+
+
+_template = _Template()
+
+
+def _forget_template() -> None:
+    # The thread that forks lives on in the child, with the parent's process in its template.
+    global _template  # noqa: PLW0603 - replaced whole at fork
+    _template = _Template()
+
+
+os.register_at_fork(after_in_child=_forget_template)
 
 
 def _record(level: int, line: str, values: tuple[object, ...], fields: dict[str, object]) -> Any:
@@ -246,11 +260,10 @@ def _record(level: int, line: str, values: tuple[object, ...], fields: dict[str,
     and the message are new. Made here rather than by ``log.log()``, which would also walk the
     stack to find the caller on every request: this is the caller.
     """
-    thread = threading.current_thread()
-    template = _templates.get(thread)
+    template = _template.attributes
     if template is None:
         first = log.makeRecord(log.name, level, __file__, 0, "", (), None, "respond")
-        template = _templates[thread] = dict(first.__dict__)
+        template = _template.attributes = dict(first.__dict__)
     record = logging.LogRecord.__new__(logging.LogRecord)
     record.__dict__.update(template)
     now = time.time()
