@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from wxserver.messages import Message
 from wxserver.replies import Deferred
+from wxserver.store.factory import local_path
 
 log = logging.getLogger("wxserver.jobs")
 
@@ -108,14 +108,12 @@ class HueyJobs:
 
 def make_huey(store_url: str, name: str = "wxserver") -> Huey | None:
     """The huey instance that sits beside the store at ``store_url``; None for ``memory://``."""
-    parts = urlsplit(store_url)
-    scheme = parts.scheme.lower()
-    if scheme in ("lmdb", "sqlite"):
-        store_path = Path(parts.path[1:])
+    store_path = local_path(store_url)
+    if store_path is not None:
         queue_path = store_path.with_name(store_path.stem + "-jobs.db")
         queue_path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=str(queue_path), results=False)
-    if scheme in ("redis", "rediss"):
+    if urlsplit(store_url.strip()).scheme.lower() in ("redis", "rediss"):
         return RedisHuey(name, url=store_url, results=False, blocking=True, read_timeout=1)
     return None
 

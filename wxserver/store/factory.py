@@ -59,6 +59,14 @@ def open_store(url: str) -> Store:
     raise _invalid(url, f"the scheme {parts.scheme or '(none)'!r} names no store")
 
 
+def local_path(url: str) -> Path | None:
+    """The directory (lmdb://) or file (sqlite://) a store URL names, resolved against the current
+    directory; None for a store without one. ConfigError for such a URL that names none."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    return _local_path(url, parts, scheme) if scheme in {"lmdb", "sqlite"} else None
+
+
 def _local_path(url: str, parts: SplitResult, scheme: str) -> Path:
     """The path that an lmdb:// or sqlite:// URL names, relative to the current directory."""
     what, kind = ("an LMDB URL", "directory") if scheme == "lmdb" else ("a SQLite URL", "file")
