@@ -140,7 +140,8 @@ def run_one(
         result["load"] = measured.as_dict()
         result["loadavg"] = os.getloadavg()[0]
         result["checked"] = checked
-        result["worker_rss_kib"] = list(running.worker_rss_kib().values())
+        memory = running.worker_memory_kib().values()
+        result["worker_rss_kib"] = [parts.get("VmRSS", 0) for parts in memory]
     return result
 
 

@@ -52,10 +52,6 @@ class Running:
         """The pids of the master's worker processes."""
         return children(self.process.pid)
 
-    def worker_rss_kib(self) -> dict[int, int]:
-        """Resident set size of each worker, in KiB."""
-        return {pid: rss_kib(pid) for pid in self.workers()}
-
     def worker_memory_kib(self) -> dict[int, dict[str, int]]:
         """VmRSS and its parts (see :func:`memory_kib`) of each worker."""
         return {pid: memory_kib(pid) for pid in self.workers()}
@@ -84,11 +80,6 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry.name))
     return sorted(found)
-
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` in KiB (0 when the process is gone)."""
-    return memory_kib(pid).get("VmRSS", 0)
 
 
 def memory_kib(pid: int) -> dict[str, int]:
