@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import records
 from bench.records import Record
 from bench.targets import credentials
-from wxserver.settings import Account, load_settings
+from wxserver.services.config import Account, load_settings
 from wxserver.testing import build_message, sign_request
 
 _CHUNK = 2000

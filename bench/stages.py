@@ -42,12 +42,12 @@ from bench.callgrind import run_dumped
 from bench.catalog import ROOT, WORK
 from bench.records import Record
 from bench.targets import credentials
-from wxserver import signature
-from wxserver.app import create_app
-from wxserver.context import handler_context
-from wxserver.envelope import read_envelope
-from wxserver.parsing import message_from_fields, parse_xml
-from wxserver.replies import render, render_own_envelope
+from wxserver.protocol import signature
+from wxserver.protocol.envelope import read_envelope
+from wxserver.protocol.parsing import message_from_fields, parse_xml
+from wxserver.protocol.replies import render, render_own_envelope
+from wxserver.services.context import handler_context
+from wxserver.web.app import create_app
 
 STAGES = {
     "secure": ("verify", "envelope", "decrypt", "parse", "dispatch", "render", "encrypt", "sign"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from wxserver import HandlerSet, TextMessage, current_context
-from wxserver.replies import Deferred
+from wxserver.protocol.replies import Deferred
 
 handlers = HandlerSet("contract")
 

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.servers import gunicorn
 from tests.support import AES_KEY, APP_ID, BASE_CONFIG, PREVIOUS_AES_KEY, TOKEN, AppFactory
 from wxserver import HandlerSet, TextMessage, current_context
-from wxserver.settings import Account, Mode, Settings, load_settings
+from wxserver.services.config import Account, Mode, Settings, load_settings
 from wxserver.testing import (
     WeChatTestClient,
     build_message,
@@ -143,7 +143,7 @@ def test_accounts_share_one_store_and_keep_their_own_api_credentials(
     config["accounts"]["default"]["app_secret"] = "d" * 32
     config["accounts"]["shop"]["app_secret"] = "s" * 32
     state = make_app(config).extensions["wxserver"]
-    default, shop = state.endpoints["default"], state.endpoints["shop"]
+    default, shop = state.accounts["default"], state.accounts["shop"]
     assert default.store is shop.store is state.store
     assert (default.api.app_id, shop.api.app_id) == (APP_ID, SHOP_APP_ID)
 

@@ -27,15 +27,15 @@ from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import CALLBACK_IPS, FakeWeChat, ManualClock
 from tests.servers import gunicorn
 from tests.support import AES_KEY, TOKEN, AppFactory, config_with
-from wxserver import allowlist as allowlist_module
-from wxserver.addresses import client_address, parse_address
-from wxserver.allowlist import DAY, KEY, CallbackAllowlist, IpList
-from wxserver.api import WeChatAPI
-from wxserver.errors import ConfigError
-from wxserver.settings import load_settings
-from wxserver.store import MemoryStore, Store, open_store
+from wxserver.protocol.errors import ConfigError
+from wxserver.services import allowlist as allowlist_module
+from wxserver.services.addresses import client_address, parse_address
+from wxserver.services.allowlist import DAY, KEY, CallbackAllowlist, IpList
+from wxserver.services.api.client import WeChatAPI
+from wxserver.services.config import load_settings
+from wxserver.services.store import MemoryStore, Store, open_store
+from wxserver.services.tokens import connect
 from wxserver.testing import build_message, sign_handshake, sign_request
-from wxserver.tokens import connect
 
 PATH = "/cgi-bin/getcallbackip"
 INSIDE = CALLBACK_IPS[0]  # 101.226.103.0

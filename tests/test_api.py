@@ -14,8 +14,7 @@ import pytest
 
 from tests.fakewechat import API_IPS, APP_ID, APP_SECRET, CALLBACK_IPS, FakeWeChat
 from tests.servers import ROOT, free_port
-from wxserver.api import DEFAULT_BASE_URLS, Grant, OAuthGrant, WeChatAPI
-from wxserver.api_errors import (
+from wxserver.protocol.api_errors import (
     ApiError,
     ApiUnavailableError,
     ConfigAlertError,
@@ -25,9 +24,10 @@ from wxserver.api_errors import (
     TokenInvalidError,
     classify,
 )
-from wxserver.errors import WxServerError
-from wxserver.store import MemoryStore
-from wxserver.tokens import TokenOwner
+from wxserver.protocol.errors import WxServerError
+from wxserver.services.api.client import DEFAULT_BASE_URLS, Grant, OAuthGrant, WeChatAPI
+from wxserver.services.store import MemoryStore
+from wxserver.services.tokens import TokenOwner
 
 OPENID = "oWxServerApiTestUser0000000"
 GETCALLBACKIP = "/cgi-bin/getcallbackip"

@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 
 from tests.support import PREVIOUS_AES_KEY, TOKEN, AppFactory, config_with, load_vector
 from wxserver import HandlerSet, NewsReply
-from wxserver.crypto import MessageCrypto
-from wxserver.replies import Article
-from wxserver.settings import Mode
-from wxserver.signature import sign
+from wxserver.protocol.crypto import MessageCrypto
+from wxserver.protocol.replies import Article
+from wxserver.protocol.signature import sign
+from wxserver.services.config import Mode
 from wxserver.testing import (
     WeChatTestClient,
     build_event,

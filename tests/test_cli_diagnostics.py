@@ -25,9 +25,9 @@ from click.testing import CliRunner
 from tests.fakewechat import API_IPS, APP_ID, APP_SECRET, CALLBACK_IPS, FakeWeChat
 from tests.servers import BIN, ROOT, Server, free_port, gunicorn
 from tests.support import TOKEN
-from wxserver import cli_diagnostics
+from wxserver.cli import diagnostics as cli_diagnostics
 from wxserver.cli import main
-from wxserver.cli_diagnostics import masked_url
+from wxserver.services.doctor import masked_url
 
 WHITELISTED_IP = "203.0.113.7"
 STABLE_TOKEN = "/cgi-bin/stable_token"

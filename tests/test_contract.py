@@ -26,9 +26,9 @@ from tests.fakewechat import FakeWeChat
 from tests.redis_server import RedisServer, redis_server
 from tests.servers import Server, gunicorn, job_worker
 from tests.wechat_player import Attempt, play
-from wxserver.parsing import parse_message
-from wxserver.settings import load_settings
-from wxserver.store import RedisStore
+from wxserver.protocol.parsing import parse_message
+from wxserver.services.config import load_settings
+from wxserver.services.store import RedisStore
 from wxserver.testing import build_message, open_reply, sign_request
 
 T = 2.0

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from wxserver import signature
-from wxserver.crypto import AesKey, Decrypted, MessageCrypto
-from wxserver.errors import (
+from wxserver.protocol import signature
+from wxserver.protocol.crypto import AesKey, Decrypted, MessageCrypto
+from wxserver.protocol.errors import (
     AppIdMismatchError,
     Base64DecodeError,
     CryptoError,

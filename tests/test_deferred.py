@@ -20,8 +20,8 @@ from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import FakeWeChat
 from tests.support import AppFactory, config_with
 from tests.wechat_player import Attempt, play
-from wxserver.messages import Message
-from wxserver.parsing import parse_message
+from wxserver.protocol.messages import Message
+from wxserver.protocol.parsing import parse_message
 from wxserver.testing import WeChatTestClient, build_message, open_reply, sign_request
 
 T = 2.0

@@ -98,12 +98,22 @@ def test_direct_route_other_paths_and_methods_go_through_flask(make_app: AppFact
     assert calls == []
 
 
-def test_direct_route_setup_after_the_first_request_is_refused(make_app: AppFactory) -> None:
-    # The choice of way is made once; Flask's own rule keeps it true.
+def test_direct_route_hook_added_after_a_direct_request_sees_the_next_one(
+    make_app: AppFactory,
+) -> None:
+    # The way is chosen per request: a hook registered late still sees every later request.
     app = make_app()
-    exchange(app)
-    with pytest.raises(AssertionError, match="already handled its first request"):
-        app.before_request(lambda: None)
+    calls = counting_view(app)
+    assert exchange(app)[0] == 200
+    assert calls == []
+    seen: list[str] = []
+
+    @app.before_request
+    def hook() -> None:
+        seen.append("hook")
+
+    assert exchange(app) == (200, "application/xml", "hi\nseen 1")
+    assert (seen, calls) == (["hook"], ["default"])
 
 
 def both_ways(make_app: AppFactory, send: Callable[[Flask], Any]) -> tuple[Any, Any]:
@@ -157,12 +167,12 @@ def test_direct_route_bug_is_a_logged_500_without_a_traceback_in_the_body(
     make_app: AppFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def send(app: Flask) -> tuple[int, bytes]:
-        endpoint = app.extensions["wxserver"].endpoints["default"]
+        pipeline = app.direct_routes[PATH].pipeline  # type: ignore[attr-defined]
 
         def broken(*_args: object) -> None:
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(endpoint, "receive", broken)
+        monkeypatch.setattr(pipeline, "answer", broken)
         account = app.extensions["wxserver"].settings.account("default")
         signed = sign_request(account, build_message("text", Content="x"), "plain")
         response = app.test_client().post(PATH, query_string=signed.query, data=signed.body)

@@ -8,9 +8,9 @@ import pytest
 
 from tests.support import load_vector
 from tests.test_parsing import ATTACKS
-from wxserver.envelope import Envelope, _canonical, _read_with_expat, read_envelope
-from wxserver.errors import XmlError
-from wxserver.parsing import parse_xml
+from wxserver.protocol.envelope import Envelope, _canonical, _read_with_expat, read_envelope
+from wxserver.protocol.errors import XmlError
+from wxserver.protocol.parsing import parse_xml
 
 SECURE = (
     b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[abc+/=]]></Encrypt></xml>"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.servers import BIN, ROOT, Server, gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN
-from wxserver.settings import Mode, load_settings
+from wxserver.services.config import Mode, load_settings
 from wxserver.testing import build_message, open_reply, sign_handshake, sign_request
 
 ENV = {

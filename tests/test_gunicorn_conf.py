@@ -18,7 +18,7 @@ import pytest
 from tests.nginx_server import site_directive
 from tests.servers import ROOT, gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN
-from wxserver.settings import load_settings
+from wxserver.services.config import load_settings
 from wxserver.testing import build_message, open_reply, sign_request
 
 CONF = ROOT / "config" / "gunicorn.conf.py"

@@ -10,8 +10,8 @@ from flask import Flask
 
 from tests.support import HERMETIC_ENV, config_with
 from wxserver import create_app
-from wxserver.store import MemoryStore
-from wxserver.views import health
+from wxserver.services.store import MemoryStore
+from wxserver.web import health
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def test_health_readiness_without_wxserver_state_is_503() -> None:
 
 def test_health_readiness_account_without_endpoint_is_503(app: Flask) -> None:
     state = app.extensions["wxserver"]
-    app.extensions["wxserver"] = dataclasses.replace(state, endpoints={})
+    app.extensions["wxserver"] = dataclasses.replace(state, accounts={})
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_data() == b"not configured: no callback endpoint for account default\n"

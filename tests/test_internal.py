@@ -14,7 +14,7 @@ from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import FakeWeChat
 from tests.servers import free_port
 from tests.web_apps import SECRET, AppBuilder, owner_of
-from wxserver.api import WeChatAPI
+from wxserver.services.api.client import WeChatAPI
 
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 TOKEN_URL = "/internal/accounts/default/token"

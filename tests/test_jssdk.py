@@ -14,10 +14,10 @@ from tests.fakewechat import FakeWeChat
 from tests.servers import free_port
 from tests.support import load_vector
 from tests.web_apps import AppBuilder, owner_of
-from wxserver.oauth import domain_allows
-from wxserver.signature import jsapi_signature
-from wxserver.views import jssdk
-from wxserver.views.jssdk import sign_page
+from wxserver.protocol.signature import jsapi_signature
+from wxserver.services.oauth import domain_allows
+from wxserver.web import jssdk
+from wxserver.web.jssdk import sign_page
 
 VECTOR = load_vector("official__jssdk_signature_official")
 CONFIG = "/jssdk/default/config"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support import AppFactory, config_with
-from wxserver.logs import JsonFormatter, TextFormatter, configure_logging
+from wxserver.services.logs import JsonFormatter, TextFormatter, configure_logging
 from wxserver.testing import WeChatTestClient
 
 
@@ -122,7 +122,7 @@ def test_logs_request_record_has_what_logging_itself_would_give(make_app: AppFac
         assert set(standard) - {"fields"} <= set(vars(record))
         assert (record.name, record.levelname, record.process) == (logger.name, "INFO", os.getpid())
         assert record.funcName == "respond"
-        assert record.filename == "callback.py"
+        assert record.filename == "request_log.py"
         assert before <= record.created <= time.time()
         assert record.msecs == int((record.created - int(record.created)) * 1000)
         # relativeCreated counts from logging's start, as a standard record's does.

@@ -19,9 +19,10 @@ import pytest
 from tests.fakewechat import APP_ID, APP_SECRET, FakeWeChat
 from tests.servers import BIN, ROOT
 from tests.support import TOKEN
-from wxserver.api import WeChatAPI
 from wxserver.builtin import echo
-from wxserver.menu import (
+from wxserver.protocol.routing import HandlerSet, Router
+from wxserver.services.api.client import WeChatAPI
+from wxserver.services.menu import (
     Menu,
     MenuError,
     MenuKey,
@@ -32,9 +33,8 @@ from wxserver.menu import (
     missing_handlers,
     parse_menu,
 )
-from wxserver.routing import HandlerSet, Router
-from wxserver.store import MemoryStore
-from wxserver.tokens import TokenOwner
+from wxserver.services.store import MemoryStore
+from wxserver.services.tokens import TokenOwner
 
 EXAMPLE = ROOT / "config" / "menu.toml"
 MENU_CREATE = "/cgi-bin/menu/create"

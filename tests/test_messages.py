@@ -11,21 +11,21 @@ from typing import Any
 
 import pytest
 
-from wxserver.builders import (
+from wxserver.protocol.builders import (
     MESSAGE_TYPES,
 )
-from wxserver.events import (
+from wxserver.protocol.events import (
     ClickEvent,
     PicEvent,
     SubscribeMsgItem,
 )
-from wxserver.messages import (
+from wxserver.protocol.messages import (
     EventMessage,
     Message,
     TextMessage,
     UnknownMessage,
 )
-from wxserver.parsing import parse_message
+from wxserver.protocol.parsing import parse_message
 
 FIXTURES = Path(__file__).parent / "data" / "messages"
 

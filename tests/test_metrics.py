@@ -21,12 +21,13 @@ from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import FakeWeChat
 from tests.servers import gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN, AppFactory, config_with
-from wxserver import HandlerSet, NewsReply, TextMessage, forks
-from wxserver import metrics as metrics_module
-from wxserver.api_errors import DropError
-from wxserver.replies import Article
-from wxserver.settings import load_settings
-from wxserver.signature import sign
+from wxserver import HandlerSet, NewsReply, TextMessage
+from wxserver.protocol.api_errors import DropError
+from wxserver.protocol.replies import Article
+from wxserver.protocol.signature import sign
+from wxserver.services import forks
+from wxserver.services import metrics as metrics_module
+from wxserver.services.config import load_settings
 from wxserver.testing import WeChatTestClient, build_message, sign_handshake, sign_request
 
 handlers = HandlerSet("metered")
@@ -183,7 +184,7 @@ def test_metrics_token_refreshes_and_api_errors_are_counted(make_app: AppFactory
         config = config_with(app_id=FAKE_APP_ID, app_secret=FAKE_APP_SECRET)
         config["api_base_url"] = fake.url
         app = make_app(config)
-        api = app.extensions["wxserver"].endpoints["default"].api
+        api = app.extensions["wxserver"].accounts["default"].api
         fake.inject("/cgi-bin/message/custom/send", errcode=45015)
         with pytest.raises(DropError, match="45015"):
             api.send_text("oUser", "hello")

@@ -27,7 +27,7 @@ from tests import nginx_server
 from tests.nginx_server import Nginx, nginx, site_directive
 from tests.servers import Server, gunicorn
 from tests.support import AES_KEY, APP_ID, TOKEN
-from wxserver.settings import DEFAULTS, load_settings
+from wxserver.services.config import DEFAULTS, load_settings
 from wxserver.testing import (
     SignedRequest,
     build_message,

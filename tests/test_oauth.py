@@ -17,8 +17,8 @@ from werkzeug.test import TestResponse
 from tests.fakewechat import APP_ID as FAKE_APP_ID
 from tests.fakewechat import FakeWeChat
 from tests.web_apps import SECRET, AppBuilder
-from wxserver import oauth as service
-from wxserver.oauth import (
+from wxserver.services import oauth as service
+from wxserver.services.oauth import (
     InvalidStateError,
     InvalidTokenError,
     LoginStates,
@@ -27,8 +27,8 @@ from wxserver.oauth import (
     Scope,
     safe_next,
 )
-from wxserver.store import MemoryStore
-from wxserver.views.oauth import set_login_handler, with_token
+from wxserver.services.store import MemoryStore
+from wxserver.web.oauth import set_login_handler, with_token
 
 OPENID = "oWxServerOAuthTestUser00000"
 AUTHORIZE = "/oauth/default/authorize"

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from wxserver import xmlguard
-from wxserver.builders import (
+from wxserver.protocol import xmlguard
+from wxserver.protocol.builders import (
     EVENT_BUILDERS,
     MESSAGE_TYPES,
 )
-from wxserver.errors import XmlError
-from wxserver.events import (
+from wxserver.protocol.errors import XmlError
+from wxserver.protocol.events import (
     ArticleUrl,
     CardEvent,
     ClickEvent,
@@ -38,7 +38,7 @@ from wxserver.events import (
     ViewEvent,
     ViewMiniprogramEvent,
 )
-from wxserver.messages import (
+from wxserver.protocol.messages import (
     EventMessage,
     ImageMessage,
     LinkMessage,
@@ -52,7 +52,7 @@ from wxserver.messages import (
     VideoMessage,
     VoiceMessage,
 )
-from wxserver.parsing import message_from_fields, parse_message, parse_xml
+from wxserver.protocol.parsing import message_from_fields, parse_message, parse_xml
 
 FIXTURES = Path(__file__).parent / "data" / "messages"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.xml"))

@@ -12,9 +12,9 @@ import pytest
 
 from tests.support import HERMETIC_ENV, config_with
 from wxserver import create_app
-from wxserver.errors import PluginError
-from wxserver.plugins import GROUP, load_handler_sets, load_spec
-from wxserver.routing import HandlerSet
+from wxserver.protocol.errors import PluginError
+from wxserver.protocol.routing import HandlerSet
+from wxserver.services.plugins import GROUP, load_handler_sets, load_spec
 
 
 @pytest.fixture
@@ -115,6 +115,6 @@ def test_plugins_per_account_handler_sets(plugin_dir: Path) -> None:
         "plugins": ["wxplug_b:handlers"],
     }
     app = create_app(config, environ=HERMETIC_ENV)
-    endpoints = app.extensions["wxserver"].endpoints
+    endpoints = app.extensions["wxserver"].accounts
     assert [hs.name for hs in endpoints["default"].router.handler_sets] == ["a"]
     assert [hs.name for hs in endpoints["shop"].router.handler_sets] == ["b"]

@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from wxserver.querystring import parse_query, raw_value
+from wxserver.protocol.querystring import parse_query, raw_value
 
 CASES = [
     "",

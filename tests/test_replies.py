@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import xmltodict
 
-from wxserver import signature
-from wxserver.crypto import MessageCrypto
-from wxserver.errors import ReplyError
-from wxserver.replies import (
+from wxserver.protocol import signature
+from wxserver.protocol.crypto import MessageCrypto
+from wxserver.protocol.errors import ReplyError
+from wxserver.protocol.replies import (
     NO_REPLY,
     SUCCESS,
     Article,
@@ -223,7 +223,7 @@ def test_render_cdata_in_titles_and_ids_stays_data(reply: Reply) -> None:
 
 
 def test_render_create_time_defaults_to_now_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("wxserver.replies.time.time", lambda: 1_700_000_123.987)
+    monkeypatch.setattr("wxserver.protocol.replies.time.time", lambda: 1_700_000_123.987)
     body = render(TextReply("x"), MESSAGE)
     assert b"<CreateTime>1700000123</CreateTime>" in body
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from wxserver.errors import HandlerError
-from wxserver.messages import (
+from wxserver.protocol.errors import HandlerError
+from wxserver.protocol.messages import (
     EventMessage,
     Message,
     TextMessage,
 )
-from wxserver.parsing import parse_message
-from wxserver.replies import NO_REPLY, ImageReply, TextReply
-from wxserver.routing import HandlerSet, Router, as_reply
+from wxserver.protocol.parsing import parse_message
+from wxserver.protocol.replies import NO_REPLY, ImageReply, TextReply
+from wxserver.protocol.routing import HandlerSet, Router, as_reply
 from wxserver.testing import build_event, build_message
 
 

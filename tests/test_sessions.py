@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wxserver.sessions import SESSION_TTL, SessionStore
-from wxserver.store import MemoryStore, SqliteStore, Store
+from wxserver.services.sessions import SESSION_TTL, SessionStore
+from wxserver.services.store import MemoryStore, SqliteStore, Store
 
 
 class Clock:

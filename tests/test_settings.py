@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.support import AES_KEY, APP_ID, TOKEN
-from wxserver.errors import ConfigError
-from wxserver.settings import Mode, Secret, load_settings
+from wxserver.protocol.errors import ConfigError
+from wxserver.services.config import Mode, Secret, load_settings
 
 GOOD_ENV = {
     "WX_ENV": "test",

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from wxserver import signature
-from wxserver.errors import SignatureError
+from wxserver.protocol import signature
+from wxserver.protocol.errors import SignatureError
 
 VECTORS = Path(__file__).parent / "data" / "vectors"
 

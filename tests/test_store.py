@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 
 from tests.redis_server import MISSING, redis_server
-from wxserver.errors import ConfigError
-from wxserver.store import LmdbStore, LockTimeout, MemoryStore, Store, open_store
-from wxserver.store import lmdb as lmdb_store
-from wxserver.store.memory import SWEEP_EVERY
-from wxserver.store.redis import RedisStore
-from wxserver.store.sqlite import PURGE_EVERY, SqliteStore
+from wxserver.protocol.errors import ConfigError
+from wxserver.services.store import LmdbStore, LockTimeout, MemoryStore, Store, open_store
+from wxserver.services.store import lmdb as lmdb_store
+from wxserver.services.store.memory import SWEEP_EVERY
+from wxserver.services.store.redis import RedisStore
+from wxserver.services.store.sqlite import PURGE_EVERY, SqliteStore
 
 BACKENDS = ["memory", "lmdb", "sqlite", "redis"]
 SHARED = ["lmdb", "sqlite", "redis"]  # the backends shared across processes
@@ -588,8 +588,8 @@ def test_store_package_imports_without_redis() -> None:
     code = (
         "import sys\n"
         "sys.modules['redis'] = None\n"
-        "import wxserver.store\n"
-        "print(wxserver.store.open_store('memory://').add('k', b'v', ttl=1))\n"
+        "import wxserver.services.store\n"
+        "print(wxserver.services.store.open_store('memory://').add('k', b'v', ttl=1))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"

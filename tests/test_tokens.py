@@ -18,10 +18,11 @@ import pytest
 
 from tests.fakewechat import APP_ID, APP_SECRET, FakeWeChat, ManualClock
 from tests.redis_server import redis_server
-from wxserver.api import WeChatAPI
-from wxserver.api_errors import ConfigAlertError, RetryableApiError, TokenInvalidError
-from wxserver.store import MemoryStore, RedisStore, Store, open_store
-from wxserver.tokens import CLASSIC_MARGIN, STABLE_MARGIN, TokenOwner, TokenUnavailableError
+from wxserver.protocol.api_errors import ConfigAlertError, RetryableApiError, TokenInvalidError
+from wxserver.services.api.client import WeChatAPI
+from wxserver.services.store import MemoryStore, RedisStore, Store, open_store
+from wxserver.services.tokens import TokenOwner, TokenUnavailableError
+from wxserver.services.tokens.owner import CLASSIC_MARGIN, STABLE_MARGIN
 
 LIFETIME = 7200.0
 

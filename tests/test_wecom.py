@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 
 from tests.support import AES_KEY, TOKEN, AppFactory, config_with, load_vector
-from wxserver.errors import ConfigError
-from wxserver.settings import Kind, Mode, load_settings
+from wxserver.protocol.errors import ConfigError
+from wxserver.services.config import Kind, Mode, load_settings
 from wxserver.testing import WeChatTestClient, build_message, open_reply
 
 VECTORS = ["official__wecom_official_sample_qdg6ek", "official__wecom_official_sample_python"]

@@ -12,8 +12,8 @@ from tests.fakewechat import APP_SECRET as FAKE_APP_SECRET
 from tests.fakewechat import FakeWeChat
 from tests.support import HERMETIC_ENV, TOKEN, config_with
 from wxserver import create_app
-from wxserver.api import WeChatAPI
-from wxserver.tokens import TokenOwner
+from wxserver.services.api.client import WeChatAPI
+from wxserver.services.tokens import TokenOwner
 
 SECRET = "internal-secret-0123456789abcdef"
 
@@ -21,7 +21,7 @@ AppBuilder = Callable[..., Flask]
 
 
 def owner_of(app: Flask, account: str = "default") -> TokenOwner:
-    api = app.extensions["wxserver"].endpoints[account].api
+    api = app.extensions["wxserver"].accounts[account].api
     assert isinstance(api, WeChatAPI)
     assert isinstance(api.tokens, TokenOwner)
     return api.tokens
@@ -48,16 +48,16 @@ def wired_app(
     config["api_base_url"] = base_url or fake.url
     config["internal_secret"] = secret
     app = create_app(config, environ=HERMETIC_ENV)
-    for endpoint in app.extensions["wxserver"].endpoints.values():
-        if endpoint.api is not None:
+    for services in app.extensions["wxserver"].accounts.values():
+        if services.api is not None:
             # The production back-off, shortened so that the failure tests stay fast.
-            endpoint.api.backoff = 0.01
-            owner_of(app, endpoint.account.name).backoff = 0.01
+            services.api.backoff = 0.01
+            owner_of(app, services.account.name).backoff = 0.01
     return app
 
 
 def close_apis(app: Flask) -> None:
     """Close the API clients' pooled connections."""
-    for endpoint in app.extensions["wxserver"].endpoints.values():
-        if endpoint.api is not None:
-            endpoint.api.close()
+    for services in app.extensions["wxserver"].accounts.values():
+        if services.api is not None:
+            services.api.close()

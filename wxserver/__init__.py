@@ -1,10 +1,23 @@
-"""wxserver: a webhook message server for WeChat Official Accounts."""
+"""wxserver: a webhook message server for WeChat Official Accounts.
 
-from wxserver.app import create_app
-from wxserver.context import HandlerContext, current_context
-from wxserver.errors import (
+This module is the public surface: it only re-exports. The protocol names (messages, events,
+replies, handler sets, errors) load with it; the app factory and the handler context load on
+first use, so that importing ``wxserver.protocol`` never builds Flask, the store or the metrics.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from wxserver.protocol.api_errors import (
+    ApiError,
+    ApiUnavailableError,
+)
+from wxserver.protocol.errors import (
     ConfigError,
     CryptoError,
+    HandlerError,
     PluginError,
     ProtocolError,
     ReplyError,
@@ -12,15 +25,32 @@ from wxserver.errors import (
     WxServerError,
     XmlError,
 )
-from wxserver.events import (
+from wxserver.protocol.events import (
+    ArticleUrl,
+    CardEvent,
     ClickEvent,
+    CopyrightCheckItem,
+    KfSessionEvent,
     LocationEvent,
+    LocationSelectEvent,
+    MassSendJobFinishEvent,
+    PicEvent,
+    PublishJobFinishEvent,
+    ScanCodeEvent,
     ScanEvent,
     SubscribeEvent,
+    SubscribeMsgChangeEvent,
+    SubscribeMsgItem,
+    SubscribeMsgPopupEvent,
+    SubscribeMsgSentEvent,
+    TemplateSendJobFinishEvent,
     UnsubscribeEvent,
+    VerificationEvent,
+    VerificationFailEvent,
     ViewEvent,
+    ViewMiniprogramEvent,
 )
-from wxserver.messages import (
+from wxserver.protocol.messages import (
     EventMessage,
     ImageMessage,
     LinkMessage,
@@ -34,9 +64,10 @@ from wxserver.messages import (
     VideoMessage,
     VoiceMessage,
 )
-from wxserver.replies import (
+from wxserver.protocol.replies import (
     NO_REPLY,
     Article,
+    Deferred,
     ImageReply,
     MusicReply,
     NewsReply,
@@ -47,45 +78,90 @@ from wxserver.replies import (
     VideoReply,
     VoiceReply,
 )
-from wxserver.routing import HandlerSet, Router
+from wxserver.protocol.routing import (
+    HandlerSet,
+    Router,
+)
+
+if TYPE_CHECKING:
+    from wxserver.services.context import HandlerContext, current_context
+    from wxserver.web.app import create_app
+
+# Loaded on first use: name -> module.
+_LAZY = {
+    "HandlerContext": "wxserver.services.context",
+    "create_app": "wxserver.web.app",
+    "current_context": "wxserver.services.context",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wxserver' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "NO_REPLY",
+    "ApiError",
+    "ApiUnavailableError",
     "Article",
+    "ArticleUrl",
+    "CardEvent",
     "ClickEvent",
     "ConfigError",
+    "CopyrightCheckItem",
     "CryptoError",
+    "Deferred",
     "EventMessage",
     "HandlerContext",
+    "HandlerError",
     "HandlerSet",
     "ImageMessage",
     "ImageReply",
+    "KfSessionEvent",
     "LinkMessage",
     "LocationEvent",
     "LocationMessage",
+    "LocationSelectEvent",
+    "MassSendJobFinishEvent",
     "Message",
     "MusicReply",
     "NewsReply",
     "NoReply",
     "NormalMessage",
+    "PicEvent",
     "PluginError",
     "ProtocolError",
+    "PublishJobFinishEvent",
     "Reply",
     "ReplyError",
     "Router",
+    "ScanCodeEvent",
     "ScanEvent",
     "ShortVideoMessage",
     "SignatureError",
     "SubscribeEvent",
+    "SubscribeMsgChangeEvent",
+    "SubscribeMsgItem",
+    "SubscribeMsgPopupEvent",
+    "SubscribeMsgSentEvent",
+    "TemplateSendJobFinishEvent",
     "TextMessage",
     "TextReply",
     "TransferCustomerServiceReply",
     "UnknownEvent",
     "UnknownMessage",
     "UnsubscribeEvent",
+    "VerificationEvent",
+    "VerificationFailEvent",
     "VideoMessage",
     "VideoReply",
     "ViewEvent",
+    "ViewMiniprogramEvent",
     "VoiceMessage",
     "VoiceReply",
     "WxServerError",

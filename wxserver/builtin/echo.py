@@ -7,16 +7,16 @@ or a test can tell whether a retry ran it twice.
 
 from __future__ import annotations
 
-from wxserver.context import current_context
-from wxserver.messages import (
+from wxserver.protocol.messages import (
     EventMessage,
     Message,
     TextMessage,
     UnknownEvent,
     UnknownMessage,
 )
-from wxserver.replies import NO_REPLY, NoReply
-from wxserver.routing import HandlerSet
+from wxserver.protocol.replies import NO_REPLY, NoReply
+from wxserver.protocol.routing import HandlerSet
+from wxserver.services.context import current_context
 
 handlers = HandlerSet("echo")
 

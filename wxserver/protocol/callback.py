@@ -1,0 +1,204 @@
+"""One account's side of the callback protocol: checks, envelope, parsing and sealing (sans-IO).
+
+A POST goes through :meth:`CallbackProtocol.admit` before its body is read (``signature`` and the
+timestamp; WeCom signs only the body, so there the timestamp alone), then :meth:`~CallbackProtocol.
+open`: detect the mode (``encrypt_type=aes`` or an ``<Encrypt>`` element), verify
+``msg_signature`` and decrypt with the current key then the previous one, and parse the message.
+A reply is sealed with the key that opened its request. Every check that fails raises a
+:class:`~wxserver.protocol.errors.ProtocolError`; nothing here reads a clock, a store or a socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import NamedTuple
+
+from wxserver.protocol import signature
+from wxserver.protocol.crypto import MessageCrypto
+from wxserver.protocol.envelope import read_envelope
+from wxserver.protocol.errors import (
+    DowngradeError,
+    MissingParameterError,
+    ProtocolError,
+    StaleRequestError,
+    XmlError,
+)
+from wxserver.protocol.messages import Message
+from wxserver.protocol.parsing import message_from_fields, parse_xml
+from wxserver.protocol.replies import render_own_envelope
+
+
+class Mode(StrEnum):
+    """The 消息加解密方式 chosen in the MP console."""
+
+    PLAIN = "plain"
+    COMPAT = "compat"
+    SECURE = "secure"
+
+
+class Kind(StrEnum):
+    """What sort of account calls the URL: an Official Account, or a WeCom (企业微信) app."""
+
+    MP = "mp"
+    WECOM = "wecom"
+
+
+class Admitted(NamedTuple):
+    """A POST whose query passed the checks made before its body is read."""
+
+    timestamp: str
+    nonce: str
+    # When it arrived (the caller's clock), for the reply budget.
+    arrived: float
+
+
+class Opened(NamedTuple):
+    """The message a body carried, the mode it came in, and the key that opened it."""
+
+    message: Message
+    mode: str
+    # Index of the EncodingAESKey that opened the envelope; -1 in plaintext mode.
+    key_index: int
+
+
+def require(query: Mapping[str, str], *names: str) -> list[str]:
+    """The values of ``names`` in ``query``; MissingParameterError naming every absent one."""
+    values = [query.get(name, "") for name in names]
+    if all(values):
+        return values
+    missing = [name for name in names if not query.get(name)]
+    raise MissingParameterError(
+        f"the query string lacks {', '.join(missing)}; WeChat always sends them, "
+        "so this request did not come from WeChat"
+    )
+
+
+class CallbackProtocol:
+    """The checks, envelope and parsing of one account's callbacks."""
+
+    __slots__ = ("crypto", "kind", "mode", "name", "token", "tolerance")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        token: str,
+        app_id: str,
+        encoding_aes_keys: Sequence[str],
+        kind: Kind,
+        mode: Mode,
+        tolerance: int,
+    ) -> None:
+        self.name = name
+        self.token = token
+        self.kind = kind
+        self.mode = mode
+        self.tolerance = tolerance
+        self.crypto = MessageCrypto(encoding_aes_keys, app_id) if encoding_aes_keys else None
+
+    # --- checks shared by GET and POST -------------------------------------------------------
+
+    def check_timestamp(self, timestamp: str, now: float) -> None:
+        """Refuse a timestamp further than the tolerance from ``now`` (0 turns it off)."""
+        try:
+            sent = int(timestamp)
+        except ValueError:
+            raise MissingParameterError(f"timestamp {timestamp[:20]!r} is not a number") from None
+        if self.tolerance and abs(now - sent) > self.tolerance:
+            raise StaleRequestError(
+                f"the request's timestamp is {int(now) - sent} seconds away from this "
+                f"server's clock, more than the {self.tolerance} s allowed "
+                "(WX_TIMESTAMP_TOLERANCE); check the server's clock, or this is a replayed request"
+            )
+
+    def _crypto(self) -> MessageCrypto:
+        if self.crypto is None:
+            raise ProtocolError(
+                f"an encrypted message reached account {self.name!r}, which has no "
+                "EncodingAESKey; set WX_ENCODING_AES_KEY"
+            )
+        return self.crypto
+
+    # --- GET ----------------------------------------------------------------------------------
+
+    def handshake(self, query: Mapping[str, str], echostr: bytes | None, now: float) -> bytes:
+        """Verify the handshake and return ``echostr`` byte for byte.
+
+        WeCom encrypts echostr and signs it with msg_signature; the answer is its plaintext.
+        """
+        if self.kind is Kind.WECOM:
+            msg_signature, timestamp, nonce, encrypted = require(
+                query, "msg_signature", "timestamp", "nonce", "echostr"
+            )
+            signature.check(
+                token=self.token,
+                signature=msg_signature,
+                timestamp=timestamp,
+                nonce=nonce,
+                encrypt=encrypted,
+            )
+            self.check_timestamp(timestamp, now)
+            return self._crypto().decrypt(encrypted).plaintext
+        sig, timestamp, nonce, text = require(query, "signature", "timestamp", "nonce", "echostr")
+        signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
+        self.check_timestamp(timestamp, now)
+        return echostr if echostr is not None else text.encode()
+
+    # --- POST ---------------------------------------------------------------------------------
+
+    def admit(self, query: Mapping[str, str], now: float) -> Admitted:
+        """The checks made before the body is read.
+
+        WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
+        timestamp is the only check before the body is read.
+        """
+        if self.kind is Kind.WECOM:
+            _, timestamp, nonce = require(query, "msg_signature", "timestamp", "nonce")
+        else:
+            sig, timestamp, nonce = require(query, "signature", "timestamp", "nonce")
+            signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
+        self.check_timestamp(timestamp, now)
+        return Admitted(timestamp, nonce, now)
+
+    def open(self, admitted: Admitted, query: Mapping[str, str], body: bytes) -> Opened:
+        """Find the mode, verify and decrypt the envelope if there is one, parse the message."""
+        encrypt: object
+        if self.kind is Kind.WECOM or query.get("encrypt_type", "").lower() == "aes":
+            encrypt, compat = read_envelope(body)
+            aes = True
+        else:
+            # Plaintext mode, unless the body turns out to be an envelope all the same.
+            fields = parse_xml(body)
+            encrypt, compat = fields.get("Encrypt"), "MsgType" in fields
+            aes = encrypt is not None
+        if not aes:
+            if self.mode is Mode.SECURE:
+                raise DowngradeError(
+                    f"account {self.name!r} is in secure mode and refuses plaintext messages"
+                )
+            return Opened(message_from_fields(fields), Mode.PLAIN, -1)
+        if not isinstance(encrypt, str) or not encrypt:
+            raise XmlError("the request is encrypted but the body has no Encrypt element")
+        crypto = self._crypto()
+        (msg_signature,) = require(query, "msg_signature")
+        signature.check(
+            token=self.token,
+            signature=msg_signature,
+            timestamp=admitted.timestamp,
+            nonce=admitted.nonce,
+            encrypt=encrypt,
+        )
+        decrypted = crypto.decrypt(encrypt)
+        message = message_from_fields(parse_xml(decrypted.plaintext))
+        return Opened(message, Mode.COMPAT if compat else Mode.SECURE, decrypted.key_index)
+
+    def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
+        """The encrypted reply envelope of ``xml``, with the key that opened the request.
+
+        The reply is sealed with the key that opened the request, so a rotation in progress never
+        answers with a key WeChat has not switched to yet.
+        """
+        encrypt = self._crypto().encrypt(xml, key_index=key_index)
+        msg_signature = signature.sign(self.token, str(timestamp), str(nonce), encrypt)
+        return render_own_envelope(encrypt, msg_signature, timestamp, nonce)

@@ -1,0 +1,112 @@
+"""Turn a callback body into fields, and fields into a typed message (sans-IO).
+
+``parse_xml`` is the one place a whole message meets a parser, after the checks of
+:mod:`wxserver.xmlguard` (no DOCTYPE or ENTITY, no NUL, UTF-8 only).
+
+``message_from_fields`` picks the class from one table built from the classes' own name sets, then
+reads each field with a typed accessor whose errors name the field: a bad body is a 400 with a
+sentence a person can act on, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from xml.parsers import expat
+
+import xmltodict
+
+from wxserver.protocol.builders import BY_EVENT, BY_MSG_TYPE
+from wxserver.protocol.errors import XmlError
+from wxserver.protocol.fields import EventHead, FieldReader, NormalHead, read_head
+from wxserver.protocol.messages import Message, UnknownEvent, UnknownMessage
+from wxserver.protocol.xmlguard import GuardedExpat, check_body, malformed, wrong_root
+
+# --- bytes -> fields ----------------------------------------------------------------------------
+
+# Children that WeChat repeats: always lists, whether one or many arrived.
+_FORCE_LIST = frozenset({"item", "List", "fail_idx"})
+
+
+def _tidy(item: dict[str, Any]) -> dict[str, Any]:
+    """Drop the layout between child elements, and make the repeated children lists."""
+    # Values keep their whitespace (a user's text is data), so the indentation between child
+    # elements arrives as a "#text" entry of their parent.
+    layout = item.get("#text")
+    if isinstance(layout, str) and layout.isspace():
+        del item["#text"]
+    for name in _FORCE_LIST.intersection(item):
+        if not isinstance(item[name], list):
+            item[name] = [item[name]]
+    for value in item.values():
+        if isinstance(value, dict):
+            _tidy(value)
+        elif isinstance(value, list):
+            for entry in value:
+                if isinstance(entry, dict):
+                    _tidy(entry)
+    return item
+
+
+def parse_xml(body: bytes) -> dict[str, Any]:
+    """Return the children of the root ``<xml>`` element of a callback body.
+
+    Repeated children named ``item``, ``List`` or ``fail_idx`` are always lists; text keeps its
+    whitespace; attributes are ignored. Raises XmlError for anything that is not such a document.
+    """
+    check_body(body)
+    try:
+        document = xmltodict.parse(
+            body,
+            encoding="utf-8",
+            expat=GuardedExpat,
+            disable_entities=True,
+            xml_attribs=False,
+            strip_whitespace=False,
+        )
+    except expat.ExpatError as exc:
+        raise malformed(body, exc) from None
+    except ValueError as exc:  # xmltodict's own refusal of an entity declaration
+        raise XmlError(f"The body was refused: {exc}.") from None
+    ((root, children),) = document.items()
+    if root != "xml":
+        raise wrong_root(root)
+    if children is None or (isinstance(children, str) and children.isspace()):
+        return {}
+    if not isinstance(children, dict):
+        raise XmlError("The root <xml> element holds text instead of fields.")
+    return _tidy(children)
+
+
+def message_from_fields(fields: Mapping[str, Any]) -> Message:
+    """Build the typed message for the fields of a callback body (as ``parse_xml`` returns them).
+
+    An unknown MsgType gives an UnknownMessage and an unknown Event an UnknownEvent, both with
+    every field in ``raw``. A missing common field or a malformed number raises XmlError.
+    """
+    f = FieldReader(fields)
+    head = read_head(f, fields)
+    kind = head["msg_type"].strip().lower()
+    if kind == "event":
+        event_head: EventHead = {
+            **head,
+            "event": f.text("Event", empty=False),
+            "event_key": f.opt_text("EventKey"),
+        }
+        build_event = BY_EVENT.get(event_head["event"].strip().lower())
+        return UnknownEvent(**event_head) if build_event is None else build_event(f, event_head)
+    build = BY_MSG_TYPE.get(kind)
+    if build is None:
+        return UnknownMessage(**head)
+    normal_head: NormalHead = {
+        **head,
+        "msg_id": f.opt_int("MsgId"),
+        "msg_data_id": f.opt_text("MsgDataId"),
+        "idx": f.opt_int("Idx"),
+    }
+    return build(f, normal_head)
+
+
+def parse_message(body: bytes) -> Message:
+    """Parse a callback body into its typed message (``parse_xml`` + ``message_from_fields``)."""
+    return message_from_fields(parse_xml(body))

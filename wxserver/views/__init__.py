@@ -1,1 +1,0 @@
-"""The web layer: blueprints that turn HTTP into protocol calls, and errors into statuses."""

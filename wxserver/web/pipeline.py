@@ -1,0 +1,132 @@
+"""The callback pipeline: one object owns a request from its query to its answer.
+
+GET: verify the handshake, echo ``echostr``. POST: :meth:`CallbackPipeline.admit` checks what can
+be checked before the body is read (signature, timestamp); the route then reads the body, and
+:meth:`CallbackPipeline.answer` does the rest: open the envelope (mode, msg_signature, AES) and
+parse (:mod:`wxserver.protocol.callback`), refuse a plaintext replay, claim the message and
+dispatch it within the reply budget (:mod:`wxserver.services.answering`), render, and seal the
+reply in the mode of the request. The answer is one immutable :class:`Result`, which the route
+turns into one HTTP response, one log line and one set of metric samples. A check that fails
+raises a :class:`~wxserver.protocol.errors.ProtocolError`; :meth:`CallbackPipeline.refused`
+turns it into its Result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+from wxserver.protocol.callback import Admitted, CallbackProtocol
+from wxserver.protocol.errors import ProtocolError, ReplayError
+from wxserver.protocol.messages import describe
+from wxserver.protocol.replies import SUCCESS
+from wxserver.services.answering import Answerer
+from wxserver.web.errors import refusal_text
+
+XML = "application/xml"
+TEXT = "text/plain; charset=utf-8"
+
+
+class Result(NamedTuple):
+    """The answer to one callback request, and what its log line and metrics say of it."""
+
+    status: int
+    body: bytes
+    content_type: str
+    # handshake, reply, success, late, held, handed-off, handler-error, reply-error, or the
+    # name of the error that refused the request.
+    outcome: str
+    mode: str = "-"
+    msg_type: str = "-"
+    event: str = "-"
+    event_key: str = "-"
+    msg_id: str = "-"
+    handler: str = "-"
+    handler_seconds: float | None = None
+    duplicate: bool = False
+    # The refusal's sentence, for the log line.
+    reason: str = ""
+    error: ProtocolError | None = None
+
+
+class CallbackPipeline:
+    """One account's callback URL: verify, open, parse, claim, dispatch, render, seal."""
+
+    def __init__(
+        self,
+        protocol: CallbackProtocol,
+        answerer: Answerer,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.protocol = protocol
+        self.answerer = answerer
+        self.clock = clock
+        services = answerer.services
+        self._store = services.store
+        self._replay_prefix = f"replay:{services.name}:"
+        self._replay_ttl = max(services.account.timestamp_tolerance, 60)
+
+    def handshake(self, query: Mapping[str, str], echostr: bytes | None) -> Result:
+        """The GET handshake: ``echostr`` back, byte for byte, once the signature holds."""
+        return Result(200, self.protocol.handshake(query, echostr, self.clock()), TEXT, "handshake")
+
+    def admit(self, query: Mapping[str, str]) -> Admitted:
+        """The checks made before a POST's body is read."""
+        return self.protocol.admit(query, self.clock())
+
+    def answer(self, admitted: Admitted, query: Mapping[str, str], body: bytes) -> Result:
+        """Answer the POSTed ``body`` of an admitted request."""
+        opened = self.protocol.open(admitted, query, body)
+        if opened.key_index < 0:
+            self._refuse_replay(query, body)
+        answer = self.answerer.answer(opened.message, admitted.arrived)
+        xml = answer.xml
+        if not xml:
+            body, content_type = SUCCESS, TEXT
+        elif opened.key_index < 0:
+            body, content_type = xml, XML
+        else:
+            nonce = secrets.randbits(32)
+            body = self.protocol.seal(xml, opened.key_index, int(self.clock()), nonce)
+            content_type = XML
+        return Result(
+            200,
+            body,
+            content_type,
+            answer.outcome,
+            opened.mode,
+            *describe(opened.message),
+            answer.handler,
+            answer.handler_seconds,
+            answer.duplicate,
+        )
+
+    @staticmethod
+    def refused(error: ProtocolError) -> Result:
+        """The answer to a request a check refused: its status and sentence."""
+        return Result(
+            error.status,
+            refusal_text(error),
+            TEXT,
+            type(error).__name__,
+            reason=str(error),
+            error=error,
+        )
+
+    def _refuse_replay(self, query: Mapping[str, str], body: bytes) -> None:
+        # In plaintext mode the signature covers the query, not the body: a captured query
+        # string could carry any body until its timestamp goes stale. The first body seen with
+        # a signature is remembered; the same body again is a retry, another one a forgery.
+        digest = hashlib.sha256(body).digest()
+        key = f"{self._replay_prefix}{query['signature']}:{query['nonce']}"
+        if (
+            not self._store.add(key, digest, ttl=self._replay_ttl)
+            and self._store.get(key) != digest
+        ):
+            raise ReplayError(
+                "this signed query string was already used with another body; refused as a replay"
+            )
