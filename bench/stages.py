@@ -13,8 +13,8 @@ Every stage runs on its own, on inputs prepared by running the real pipeline onc
 
 and, for reference, three rows over the whole path, each on messages of its own (they claim
 MsgIds in the store): ``answer`` (the Answerer: the store exchange that dedupes copies of a
-message, dispatch and render), ``endpoint`` (AccountEndpoint.receive: everything above plus its
-glue) and ``app`` (one WSGI call: the callback route, metrics and the request log line).
+message, dispatch and render), ``pipeline`` (CallbackPipeline.admit and .answer: everything above
+plus its glue) and ``app`` (one WSGI call: the callback route, metrics and the request log line).
 
 ``python -m bench.stages`` prints microseconds per stage (the best of several timeit repeats);
 ``--callgrind`` also runs each mode once under callgrind, with a dump between stages, and prints
@@ -53,7 +53,7 @@ STAGES = {
     "secure": ("verify", "envelope", "decrypt", "parse", "dispatch", "render", "encrypt", "sign"),
     "plain": ("verify", "parse", "dispatch", "render"),
 }
-WHOLE = ("answer", "endpoint", "app")  # each consumes messages: fresh ones per pass
+WHOLE = ("answer", "pipeline", "app")  # each consumes messages: fresh ones per pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +95,16 @@ def make_app(mode: str, store_url: str | None = None) -> Any:
     return app
 
 
-def _endpoint(app: Any) -> Any:
-    return app.extensions["wxserver"].endpoints["default"]
+def _pipeline(app: Any) -> Any:
+    return app.direct_routes[credentials.PATH].pipeline
 
 
 def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
     """Run the real pipeline once per message and keep each stage's input."""
-    endpoint = _endpoint(app)
+    pipeline = _pipeline(app)
+    services = pipeline.answerer.services
     token = credentials.TOKEN
-    crypto = endpoint.crypto
+    crypto = pipeline.protocol.crypto
     assert crypto is not None
     queries = [dict(parse_qsl(record.query)) for record in messages]
     bodies = [record.body for record in messages]
@@ -111,7 +112,7 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
     encrypts: dict[str, str] = {}
 
     def verify(query: dict[str, str]) -> None:
-        timestamp, nonce = endpoint._verify(query)
+        timestamp, nonce, _ = pipeline.protocol.admit(query, time.time())
         if mode == "secure":
             signature.check(
                 token=token,
@@ -128,8 +129,8 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
         return message_from_fields(parse_xml(xml))
 
     def dispatch(message: Any) -> Any:
-        with handler_context(endpoint.answerer.context(message)):
-            return endpoint.router.dispatch(message)
+        with handler_context(services.context(message)):
+            return services.router.dispatch(message)
 
     def render_reply(pair: tuple[Any, Any]) -> bytes:
         reply, message = pair
@@ -140,7 +141,7 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
         return sealed
 
     def sign(encrypted: str) -> bytes:
-        # As AccountEndpoint._seal signs and wraps a sealed reply.
+        # As CallbackProtocol.seal signs and wraps a sealed reply.
         nonce = secrets.randbits(32)
         msg_signature = signature.sign(token, str(now), str(nonce), encrypted)
         return render_own_envelope(encrypted, msg_signature, now, nonce)
@@ -170,19 +171,19 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
 
 def build_whole(name: str, mode: str, messages: Sequence[Record], app: Any) -> Stage:
     """One of the whole-path rows, on ``messages`` that nothing else has used."""
-    endpoint = _endpoint(app)
+    pipeline = _pipeline(app)
     if name == "answer":
-        crypto = endpoint.crypto
+        crypto = pipeline.protocol.crypto
         xmls = [record.body for record in messages]
         if mode == "secure":
             xmls = [crypto.decrypt(str(parse_xml(x)["Encrypt"])).plaintext for x in xmls]
         parsed = [message_from_fields(parse_xml(xml)) for xml in xmls]
         # Each message arrives as it is answered: a time taken when the row was built would
         # make every message late under callgrind, which runs many times slower.
-        return Stage(name, lambda m: endpoint.answerer.answer(m, mode, time.time()), parsed)
-    if name == "endpoint":
+        return Stage(name, lambda m: pipeline.answerer.answer(m, time.time()), parsed)
+    if name == "pipeline":
         items = [(dict(parse_qsl(r.query)), r.body) for r in messages]
-        return Stage(name, lambda item: endpoint.receive(item[0], lambda: item[1]), items)
+        return Stage(name, lambda item: pipeline.answer(pipeline.admit(item[0]), *item), items)
     return Stage(name, lambda environ: inproc.call(app, environ), messages)
 
 
@@ -286,8 +287,8 @@ def report(mode: str, micros: dict[str, float], instructions: dict[str, float] |
             return us, None
         return us, instructions[a] - (instructions[b] if b else (stage_ir or 0.0))
 
-    row("endpoint minus stages (store exchange, glue)", *diff("endpoint", None))
-    row("app minus endpoint (route, metrics, log)", *diff("app", "endpoint"))
+    row("pipeline minus stages (store exchange, glue)", *diff("pipeline", None))
+    row("app minus pipeline (route, metrics, log)", *diff("app", "pipeline"))
     return "\n".join(lines)
 
 

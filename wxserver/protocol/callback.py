@@ -44,6 +44,10 @@ class Kind(StrEnum):
     WECOM = "wecom"
 
 
+# The modes as plain strings, for the log line and the metrics' labels.
+_PLAIN, _COMPAT, _SECURE = Mode.PLAIN.value, Mode.COMPAT.value, Mode.SECURE.value
+
+
 class Admitted(NamedTuple):
     """A POST whose query passed the checks made before its body is read."""
 
@@ -57,6 +61,7 @@ class Opened(NamedTuple):
     """The message a body carried, the mode it came in, and the key that opened it."""
 
     message: Message
+    # "plain", "compat" or "secure".
     mode: str
     # Index of the EncodingAESKey that opened the envelope; -1 in plaintext mode.
     key_index: int
@@ -77,7 +82,7 @@ def require(query: Mapping[str, str], *names: str) -> list[str]:
 class CallbackProtocol:
     """The checks, envelope and parsing of one account's callbacks."""
 
-    __slots__ = ("crypto", "kind", "mode", "name", "token", "tolerance")
+    __slots__ = ("_plain_refused", "_wecom", "crypto", "kind", "mode", "name", "token", "tolerance")
 
     def __init__(
         self,
@@ -96,6 +101,8 @@ class CallbackProtocol:
         self.mode = mode
         self.tolerance = tolerance
         self.crypto = MessageCrypto(encoding_aes_keys, app_id) if encoding_aes_keys else None
+        self._wecom = kind is Kind.WECOM
+        self._plain_refused = mode is Mode.SECURE
 
     # --- checks shared by GET and POST -------------------------------------------------------
 
@@ -127,7 +134,7 @@ class CallbackProtocol:
 
         WeCom encrypts echostr and signs it with msg_signature; the answer is its plaintext.
         """
-        if self.kind is Kind.WECOM:
+        if self._wecom:
             msg_signature, timestamp, nonce, encrypted = require(
                 query, "msg_signature", "timestamp", "nonce", "echostr"
             )
@@ -153,7 +160,7 @@ class CallbackProtocol:
         WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
         timestamp is the only check before the body is read.
         """
-        if self.kind is Kind.WECOM:
+        if self._wecom:
             _, timestamp, nonce = require(query, "msg_signature", "timestamp", "nonce")
         else:
             sig, timestamp, nonce = require(query, "signature", "timestamp", "nonce")
@@ -164,7 +171,7 @@ class CallbackProtocol:
     def open(self, admitted: Admitted, query: Mapping[str, str], body: bytes) -> Opened:
         """Find the mode, verify and decrypt the envelope if there is one, parse the message."""
         encrypt: object
-        if self.kind is Kind.WECOM or query.get("encrypt_type", "").lower() == "aes":
+        if self._wecom or query.get("encrypt_type", "").lower() == "aes":
             encrypt, compat = read_envelope(body)
             aes = True
         else:
@@ -173,11 +180,11 @@ class CallbackProtocol:
             encrypt, compat = fields.get("Encrypt"), "MsgType" in fields
             aes = encrypt is not None
         if not aes:
-            if self.mode is Mode.SECURE:
+            if self._plain_refused:
                 raise DowngradeError(
                     f"account {self.name!r} is in secure mode and refuses plaintext messages"
                 )
-            return Opened(message_from_fields(fields), Mode.PLAIN, -1)
+            return Opened(message_from_fields(fields), _PLAIN, -1)
         if not isinstance(encrypt, str) or not encrypt:
             raise XmlError("the request is encrypted but the body has no Encrypt element")
         crypto = self._crypto()
@@ -191,7 +198,7 @@ class CallbackProtocol:
         )
         decrypted = crypto.decrypt(encrypt)
         message = message_from_fields(parse_xml(decrypted.plaintext))
-        return Opened(message, Mode.COMPAT if compat else Mode.SECURE, decrypted.key_index)
+        return Opened(message, _COMPAT if compat else _SECURE, decrypted.key_index)
 
     def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
         """The encrypted reply envelope of ``xml``, with the key that opened the request.

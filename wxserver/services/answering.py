@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from wxserver.protocol.messages import Message, describe
+from wxserver.protocol.messages import Message
 from wxserver.protocol.replies import Deferred, TextReply, render
 from wxserver.services.account import AccountServices
 from wxserver.services.context import handler_context
@@ -67,7 +67,7 @@ class Answerer:
                 exchange, message, arrived, 1, arrival.first_seen, placeholder=reply.placeholder
             )
             return waited._replace(handler=handler, handler_seconds=seconds)
-        result = rendered(services, dispatched, message, describe(message).msg_id)
+        result = rendered(services, dispatched, message)
         if services.clock() > deadline:
             # Finished after the budget: the next copy, or the customer-service API, has it.
             self.delivery.settle(exchange, message, result)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from wxserver.protocol.api_errors import ApiError, ApiUnavailableError
 from wxserver.protocol.errors import ReplyError
-from wxserver.protocol.messages import Message
+from wxserver.protocol.messages import Message, describe
 from wxserver.protocol.replies import (
     Deferred,
     ImageReply,
@@ -54,9 +54,7 @@ class Rendered(NamedTuple):
 NOTHING = Rendered(None, b"")
 
 
-def rendered(
-    services: AccountServices, dispatched: Dispatched, message: Message, msg_id: str
-) -> Rendered:
+def rendered(services: AccountServices, dispatched: Dispatched, message: Message) -> Rendered:
     """The reply of a dispatch, rendered; nothing (``success``) for no reply or a fault."""
     if dispatched.error is not None:
         log.error(
@@ -65,7 +63,7 @@ def rendered(
             type(dispatched.error).__name__,
             dispatched.error,
             services.name,
-            msg_id,
+            describe(message).msg_id,
             message.key,
             exc_info=dispatched.error,
         )
@@ -80,7 +78,7 @@ def rendered(
             "handler %s returned a reply WeChat would not deliver (account=%s msg_id=%s): %s",
             dispatched.handler,
             services.name,
-            msg_id,
+            describe(message).msg_id,
             exc,
         )
         return Rendered(None, b"", "reply-error")
@@ -164,7 +162,7 @@ class Delivery:
             with handler_context(services.context(message)):
                 dispatched = services.router.finish(job.deferred, message)
             seconds = time.perf_counter() - started
-            reply = rendered(services, dispatched, message, "-")
+            reply = rendered(services, dispatched, message)
         finally:
             stop.set()
         log.info(

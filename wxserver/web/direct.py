@@ -29,7 +29,8 @@ from flask.signals import (
 from wxserver.web.callback import CallbackRoute
 
 _DIRECT_METHODS = frozenset({"GET", "POST"})
-_SCOPES = (None, "callback")
+# The blueprint of the callback URLs (wxserver.web.callback.blueprint).
+_BLUEPRINT = "callback"
 
 
 class WxFlask(Flask):
@@ -58,20 +59,20 @@ class WxFlask(Flask):
 
     def request_observed(self) -> bool:
         """Whether a hook or a signal receiver would see a Flask request the direct way skips."""
-        if (
+        # Unrolled: this runs on every callback request.
+        before, after = self.before_request_funcs, self.after_request_funcs
+        teardown, preprocessors = self.teardown_request_funcs, self.url_value_preprocessors
+        return bool(
             request_started.receivers
             or request_finished.receivers
             or got_request_exception.receivers
             or request_tearing_down.receivers
-        ):
-            return True
-        for registry in (
-            self.before_request_funcs,
-            self.after_request_funcs,
-            self.teardown_request_funcs,
-            self.url_value_preprocessors,
-        ):
-            for scope in _SCOPES:
-                if registry.get(scope):
-                    return True
-        return False
+            or before.get(None)
+            or before.get(_BLUEPRINT)
+            or after.get(None)
+            or after.get(_BLUEPRINT)
+            or teardown.get(None)
+            or teardown.get(_BLUEPRINT)
+            or preprocessors.get(None)
+            or preprocessors.get(_BLUEPRINT)
+        )
