@@ -297,9 +297,8 @@ def test_callback_body_over_limit_is_413(make_app: AppFactory) -> None:
         "<xml><ToUserName>中</ToUserName></xml>".encode("gbk"),
         b'<!DOCTYPE xml [<!ENTITY a "b">]><xml><Content>&a;</Content></xml>',
         b"<root><MsgType>text</MsgType></root>",
-        b"<xml><ToUserName>a</ToUserName></xml>",
     ],
-    ids=["empty", "malformed", "gbk", "doctype", "wrong-root", "missing-fields"],
+    ids=["empty", "malformed", "gbk", "doctype", "wrong-root"],
 )
 def test_callback_bad_xml_is_400(app: Flask, body: bytes) -> None:
     signed = sign_request(account_of(app), body, "plain")

@@ -20,7 +20,8 @@ from tests.fakewechat import APP_ID, APP_SECRET, FakeWeChat
 from tests.servers import BIN, ROOT
 from tests.support import TOKEN
 from wxserver.builtin import echo
-from wxserver.protocol.routing import HandlerSet, Router
+from wxserver.protocol.handlers import HandlerSet
+from wxserver.protocol.routing import Router
 from wxserver.services.api.client import WeChatAPI
 from wxserver.services.menu import (
     Menu,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmltodict
 
 from wxserver.protocol import xmlguard
 from wxserver.protocol.builders import (
@@ -109,7 +110,7 @@ EXPECTED: dict[str, tuple[type[Message], dict[str, Any]]] = {
     "text_msgmenu.xml": (TextMessage, {"content": "满意", "bizmsgmenuid": "101"}),
     "text_from_article.xml": (
         TextMessage,
-        {"content": "  line one\nline two  ", "msg_data_id": "2247483652", "idx": 1},
+        {"content": "line one\nline two", "msg_data_id": "2247483652", "idx": 1},
     ),
     "image.xml": (
         ImageMessage,
@@ -226,7 +227,7 @@ EXPECTED: dict[str, tuple[type[Message], dict[str, Any]]] = {
             "location_x": 23.0,
             "location_y": 113.0,
             "scale": 15,
-            "label": " 广州市海珠区客村艺苑路 106号",
+            "label": "广州市海珠区客村艺苑路 106号",
             "poiname": "",
         },
     ),
@@ -520,7 +521,7 @@ def test_parse_message_routes_every_declared_event_name(name: str, cls: type[Mes
 def test_parse_message_event_names_are_case_insensitive(name: str) -> None:
     message = parse_message(_event_body(name, "<EventKey>42</EventKey>"))
     assert isinstance(message, ScanEvent)
-    assert message.event == name
+    assert message.event == name.strip()  # read as xmltodict reads it
     assert message.scene == "42"
 
 
@@ -626,58 +627,81 @@ def test_parse_message_without_msg_id_has_none() -> None:
     assert message.msg_id is None
 
 
-@pytest.mark.parametrize("name", ["ToUserName", "FromUserName", "CreateTime", "MsgType"])
-def test_message_from_fields_missing_common_field_raises(name: str) -> None:
-    with pytest.raises(XmlError, match=f"<{name}>"):
-        message_from_fields(_fields(**{name: None}))
+@pytest.mark.parametrize("name", ["ToUserName", "FromUserName", "MsgType"])
+def test_message_from_fields_missing_common_text_field_is_empty(name: str) -> None:
+    message = message_from_fields(_fields(**{name: None}))
+    assert (
+        getattr(
+            message,
+            {"ToUserName": "to_user_name", "FromUserName": "from_user_name"}.get(name, "msg_type"),
+        )
+        == ""
+    )
 
 
-def test_message_from_fields_event_without_event_name_raises() -> None:
-    with pytest.raises(XmlError, match="<Event>"):
-        message_from_fields(_fields(MsgType="event"))
+def test_message_from_fields_missing_msg_type_is_an_unknown_message() -> None:
+    message = message_from_fields(_fields(MsgType=None))
+    assert type(message) is UnknownMessage
+    assert message.raw["Content"] == "hi"
+
+
+def test_message_from_fields_missing_create_time_is_zero() -> None:
+    assert message_from_fields(_fields(CreateTime=None)).create_time == 0
+
+
+def test_message_from_fields_event_without_event_name_is_an_unknown_event() -> None:
+    message = message_from_fields(_fields(MsgType="event"))
+    assert type(message) is UnknownEvent
+    assert message.event == ""
 
 
 @pytest.mark.parametrize(
-    ("fields", "name"),
+    ("fields", "attribute"),
     [
-        ({"CreateTime": "yesterday"}, "CreateTime"),
-        ({"CreateTime": "1_000"}, "CreateTime"),
-        ({"CreateTime": "\uff11\uff12\uff13"}, "CreateTime"),
-        ({"MsgId": "12ab"}, "MsgId"),
-        (
-            {"MsgType": "location", "Location_X": "north", "Location_Y": "1", "Scale": "1"},
-            "Location_X",
-        ),
-        (
-            {"MsgType": "location", "Location_X": "nan", "Location_Y": "1", "Scale": "1"},
-            "Location_X",
-        ),
-        ({"MsgType": "location", "Location_X": "1", "Location_Y": "1", "Scale": "1.5"}, "Scale"),
-        ({"MsgType": "text", "Idx": "first"}, "Idx"),
+        ({"CreateTime": "yesterday"}, "create_time"),
+        ({"CreateTime": "1_000"}, "create_time"),
+        ({"CreateTime": "\uff11\uff12\uff13"}, "create_time"),
+        ({"MsgId": "12ab"}, "msg_id"),
+        ({"MsgType": "location", "Location_X": "north", "Location_Y": "1"}, "location_x"),
+        ({"MsgType": "location", "Location_X": "nan", "Location_Y": "1"}, "location_x"),
+        ({"MsgType": "location", "Location_X": "1", "Scale": "1.5"}, "scale"),
+        ({"MsgType": "text", "Idx": "first"}, "idx"),
     ],
     ids=["word", "underscore", "fullwidth", "msg-id", "coordinate", "nan", "scale", "idx"],
 )
-def test_message_from_fields_non_numeric_number_raises_naming_field(
-    fields: dict[str, str], name: str
+def test_message_from_fields_malformed_number_is_empty(
+    fields: dict[str, str], attribute: str
 ) -> None:
-    with pytest.raises(XmlError, match=f"<{name}> must be"):
-        message_from_fields(_fields(Label="l", **fields))
+    message = message_from_fields(_fields(Label="l", **fields))
+    assert getattr(message, attribute) in (None, 0)
+    # What arrived is kept all the same.
+    assert all(message.raw[name] == value for name, value in fields.items())
 
 
-def test_message_from_fields_nested_error_names_path() -> None:
-    body = _event_body("pic_weixin", "<SendPicsInfo><Count>many</Count></SendPicsInfo>")
-    with pytest.raises(XmlError, match="<SendPicsInfo/Count>"):
-        parse_message(body)
+def test_message_from_fields_malformed_nested_number_is_empty() -> None:
+    message = parse_message(
+        _event_body("pic_weixin", "<SendPicsInfo><Count>many</Count></SendPicsInfo>")
+    )
+    assert isinstance(message, PicEvent)
+    assert (message.count, message.pic_md5_sums) == (None, ())
 
 
-def test_message_from_fields_missing_required_field_raises() -> None:
-    with pytest.raises(XmlError, match="<PicUrl>"):
-        message_from_fields(_fields(MsgType="image", MediaId="m"))
+def test_message_from_fields_missing_content_field_is_empty() -> None:
+    message = message_from_fields(_fields(MsgType="image", MediaId="m"))
+    assert isinstance(message, ImageMessage)
+    assert (message.pic_url, message.media_id) == ("", "m")
 
 
-def test_parse_message_repeated_scalar_field_raises() -> None:
-    with pytest.raises(XmlError, match="<ToUserName> appears more than once"):
-        parse_message(_text_body("hi").replace(b"<xml>", b"<xml><ToUserName>x</ToUserName>"))
+def test_parse_message_repeated_scalar_field_takes_the_first() -> None:
+    message = parse_message(_text_body("hi").replace(b"<xml>", b"<xml><ToUserName>x</ToUserName>"))
+    assert message.to_user_name == "x"
+
+
+def test_parse_message_field_holding_elements_where_text_belongs_is_empty() -> None:
+    message = parse_message(_text_body("<b>bold</b>"))
+    assert isinstance(message, TextMessage)
+    assert message.content == ""
+    assert message.raw["Content"] == {"b": "bold"}
 
 
 def test_parse_message_numbers_tolerate_surrounding_whitespace() -> None:
@@ -685,9 +709,10 @@ def test_parse_message_numbers_tolerate_surrounding_whitespace() -> None:
     assert (message.create_time, message.key.rsplit(":", 1)[1]) == (1700000000, "7")
 
 
-def test_parse_message_flags_must_be_zero_or_one() -> None:
-    with pytest.raises(XmlError, match="<IsGiveByFriend> must be 0 or 1"):
-        parse_message(_event_body("user_get_card", "<IsGiveByFriend>2</IsGiveByFriend>"))
+def test_parse_message_flags_other_than_zero_or_one_are_empty() -> None:
+    message = parse_message(_event_body("user_get_card", "<IsGiveByFriend>2</IsGiveByFriend>"))
+    assert isinstance(message, CardEvent)
+    assert message.is_give_by_friend is None
 
 
 # --- the de-duplication key ----------------------------------------------------------------------
@@ -867,9 +892,15 @@ def test_parse_xml_repeated_children_are_always_lists() -> None:
     assert many == {"L": {"List": [{"T": "a"}, {"T": "b"}]}}
 
 
-def test_parse_xml_keeps_text_whitespace_and_drops_layout() -> None:
+def test_parse_xml_strips_values_and_drops_layout_as_xmltodict_does() -> None:
     fields = parse_xml(b"<xml>\n  <A>  two  spaces </A>\n  <B>\n    <C>1</C>\n  </B>\n</xml>")
-    assert fields == {"A": "  two  spaces ", "B": {"C": "1"}}
+    assert fields == {"A": "two  spaces", "B": {"C": "1"}}
+    assert (
+        fields
+        == xmltodict.parse(b"<xml>\n  <A>  two  spaces </A>\n  <B>\n    <C>1</C>\n  </B>\n</xml>")[
+            "xml"
+        ]
+    )
 
 
 def test_parse_xml_empty_elements_are_none() -> None:

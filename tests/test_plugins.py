@@ -13,7 +13,7 @@ import pytest
 from tests.support import HERMETIC_ENV, config_with
 from wxserver import create_app
 from wxserver.protocol.errors import PluginError
-from wxserver.protocol.routing import HandlerSet
+from wxserver.protocol.handlers import HandlerSet
 from wxserver.services.plugins import GROUP, load_handler_sets, load_spec
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from wxserver.protocol.errors import HandlerError
+from wxserver.protocol.handlers import HandlerSet
 from wxserver.protocol.messages import (
     EventMessage,
     Message,
@@ -15,7 +16,7 @@ from wxserver.protocol.messages import (
 )
 from wxserver.protocol.parsing import parse_message
 from wxserver.protocol.replies import NO_REPLY, ImageReply, TextReply
-from wxserver.protocol.routing import HandlerSet, Router, as_reply
+from wxserver.protocol.routing import Router, as_reply
 from wxserver.testing import build_event, build_message
 
 

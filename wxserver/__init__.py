@@ -50,6 +50,7 @@ from wxserver.protocol.events import (
     ViewEvent,
     ViewMiniprogramEvent,
 )
+from wxserver.protocol.handlers import HandlerSet
 from wxserver.protocol.messages import (
     EventMessage,
     ImageMessage,
@@ -78,10 +79,7 @@ from wxserver.protocol.replies import (
     VideoReply,
     VoiceReply,
 )
-from wxserver.protocol.routing import (
-    HandlerSet,
-    Router,
-)
+from wxserver.protocol.routing import Router
 
 if TYPE_CHECKING:
     from wxserver.services.context import HandlerContext, current_context

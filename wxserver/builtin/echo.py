@@ -7,6 +7,7 @@ or a test can tell whether a retry ran it twice.
 
 from __future__ import annotations
 
+from wxserver.protocol.handlers import HandlerSet
 from wxserver.protocol.messages import (
     EventMessage,
     Message,
@@ -15,7 +16,6 @@ from wxserver.protocol.messages import (
     UnknownMessage,
 )
 from wxserver.protocol.replies import NO_REPLY, NoReply
-from wxserver.protocol.routing import HandlerSet
 from wxserver.services.context import current_context
 
 handlers = HandlerSet("echo")

@@ -11,7 +11,7 @@ import click
 
 from wxserver.protocol.api_errors import ApiError, ApiUnavailableError
 from wxserver.protocol.errors import ConfigError, PluginError, WxServerError
-from wxserver.protocol.routing import HandlerSet
+from wxserver.protocol.handlers import HandlerSet
 from wxserver.services.api.account import api_client, owner_of
 from wxserver.services.api.client import WeChatAPI
 from wxserver.services.config import Account, Settings, load_settings

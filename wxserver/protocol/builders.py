@@ -79,9 +79,9 @@ def _short_video(f: FieldReader, h: NormalHead) -> NormalMessage:
 def _location(f: FieldReader, h: NormalHead) -> NormalMessage:
     return LocationMessage(
         **h,
-        location_x=f.number("Location_X"),
-        location_y=f.number("Location_Y"),
-        scale=f.integer("Scale"),
+        location_x=f.opt_number("Location_X"),
+        location_y=f.opt_number("Location_Y"),
+        scale=f.opt_int("Scale"),
         label=f.text("Label"),
     )
 
@@ -122,9 +122,9 @@ def _scan(f: FieldReader, h: EventHead) -> EventMessage:
 def _location_event(f: FieldReader, h: EventHead) -> EventMessage:
     return LocationEvent(
         **h,
-        latitude=f.number("Latitude"),
-        longitude=f.number("Longitude"),
-        precision=f.number("Precision"),
+        latitude=f.opt_number("Latitude"),
+        longitude=f.opt_number("Longitude"),
+        precision=f.opt_number("Precision"),
     )
 
 
@@ -144,16 +144,16 @@ def _scan_code(f: FieldReader, h: EventHead) -> EventMessage:
 def _pic(f: FieldReader, h: EventHead) -> EventMessage:
     info = f.child("SendPicsInfo")
     sums = tuple(item.text("PicMd5Sum") for item in info.child("PicList").children("item"))
-    return PicEvent(**h, count=info.integer("Count"), pic_md5_sums=sums)
+    return PicEvent(**h, count=info.opt_int("Count"), pic_md5_sums=sums)
 
 
 def _location_select(f: FieldReader, h: EventHead) -> EventMessage:
     info = f.child("SendLocationInfo")
     return LocationSelectEvent(
         **h,
-        location_x=info.number("Location_X"),
-        location_y=info.number("Location_Y"),
-        scale=info.integer("Scale"),
+        location_x=info.opt_number("Location_X"),
+        location_y=info.opt_number("Location_Y"),
+        scale=info.opt_int("Scale"),
         label=info.text("Label"),
         poiname=info.opt_text("Poiname"),
     )
@@ -164,18 +164,18 @@ def _view_miniprogram(f: FieldReader, h: EventHead) -> EventMessage:
 
 
 def _template_finish(f: FieldReader, h: EventHead) -> EventMessage:
-    return TemplateSendJobFinishEvent(**h, msg_id=f.integer("MsgID"), status=f.text("Status"))
+    return TemplateSendJobFinishEvent(**h, msg_id=f.opt_int("MsgID"), status=f.text("Status"))
 
 
 def _article_urls(items: list[FieldReader], idx: str, url: str) -> tuple[ArticleUrl, ...]:
-    return tuple(ArticleUrl(idx=item.integer(idx), url=item.text(url)) for item in items)
+    return tuple(ArticleUrl(idx=item.opt_int(idx), url=item.text(url)) for item in items)
 
 
 def _mass_finish(f: FieldReader, h: EventHead) -> EventMessage:
     check = f.child("CopyrightCheckResult")
     results = tuple(
         CopyrightCheckItem(
-            article_idx=item.integer("ArticleIdx"),
+            article_idx=item.opt_int("ArticleIdx"),
             user_declare_state=item.opt_int("UserDeclareState"),
             audit_state=item.opt_int("AuditState"),
             original_article_url=item.opt_text("OriginalArticleUrl"),
@@ -189,7 +189,7 @@ def _mass_finish(f: FieldReader, h: EventHead) -> EventMessage:
     urls = f.child("ArticleUrlResult").child("ResultList").children("item")
     return MassSendJobFinishEvent(
         **h,
-        msg_id=f.integer("MsgID"),
+        msg_id=f.opt_int("MsgID"),
         status=f.text("Status"),
         total_count=f.opt_int("TotalCount"),
         filter_count=f.opt_int("FilterCount"),
@@ -206,8 +206,8 @@ def _publish_finish(f: FieldReader, h: EventHead) -> EventMessage:
     urls = info.child("article_detail").children("item")
     return PublishJobFinishEvent(
         **h,
-        publish_id=info.text("publish_id", empty=False),
-        publish_status=info.integer("publish_status"),
+        publish_id=info.text("publish_id"),
+        publish_status=info.opt_int("publish_status"),
         article_id=info.opt_text("article_id"),
         article_urls=_article_urls(urls, "idx", "article_url"),
         fail_idx=info.integers("fail_idx"),

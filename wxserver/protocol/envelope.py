@@ -64,7 +64,8 @@ class _Reader:
 
     def end(self, _name: str) -> None:
         if self.depth == 2 and self.parts is not None:
-            self.encrypt = "".join(self.parts)
+            # Stripped as every value is: layout around the CDATA section is not base64.
+            self.encrypt = "".join(self.parts).strip()
             self.parts = None
         self.depth -= 1
 

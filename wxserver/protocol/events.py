@@ -42,9 +42,9 @@ class LocationEvent(EventMessage):
     """The user's position, reported on entering the chat or every 5 seconds."""
 
     event_names: ClassVar[frozenset[str]] = frozenset({"location"})
-    latitude: float
-    longitude: float
-    precision: float
+    latitude: float | None = None
+    longitude: float | None = None
+    precision: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,8 +67,8 @@ class ScanCodeEvent(EventMessage):
     """A scan-code menu item returned a result."""
 
     event_names: ClassVar[frozenset[str]] = frozenset({"scancode_push", "scancode_waitmsg"})
-    scan_type: str
-    scan_result: str
+    scan_type: str = ""
+    scan_result: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +78,7 @@ class PicEvent(EventMessage):
     event_names: ClassVar[frozenset[str]] = frozenset(
         {"pic_sysphoto", "pic_photo_or_album", "pic_weixin"}
     )
-    count: int
+    count: int | None = None
     pic_md5_sums: tuple[str, ...] = ()
 
 
@@ -87,10 +87,10 @@ class LocationSelectEvent(EventMessage):
     """A location-picker menu item returned a place."""
 
     event_names: ClassVar[frozenset[str]] = frozenset({"location_select"})
-    location_x: float
-    location_y: float
-    scale: int
-    label: str
+    location_x: float | None = None
+    location_y: float | None = None
+    scale: int | None = None
+    label: str = ""
     poiname: str | None = None
 
 
@@ -107,23 +107,23 @@ class TemplateSendJobFinishEvent(EventMessage):
     """A template message was delivered or failed (``MsgID`` on the wire)."""
 
     event_names: ClassVar[frozenset[str]] = frozenset({"templatesendjobfinish"})
-    msg_id: int
-    status: str
+    msg_id: int | None = None
+    status: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArticleUrl:
     """The URL of one article of a mass send or a publication; ``idx`` counts from 1."""
 
-    idx: int
-    url: str
+    idx: int | None = None
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CopyrightCheckItem:
     """The originality check of one article of a mass send."""
 
-    article_idx: int
+    article_idx: int | None = None
     user_declare_state: int | None = None
     audit_state: int | None = None
     original_article_url: str | None = None
@@ -138,8 +138,8 @@ class MassSendJobFinishEvent(EventMessage):
     """A mass send finished; counts, the copyright check and the article URLs."""
 
     event_names: ClassVar[frozenset[str]] = frozenset({"masssendjobfinish"})
-    msg_id: int
-    status: str
+    msg_id: int | None = None
+    status: str = ""
     total_count: int | None = None
     filter_count: int | None = None
     sent_count: int | None = None
@@ -155,8 +155,8 @@ class PublishJobFinishEvent(EventMessage):
 
     # The documentation also shows FREEPUBLISHJOBFINISH; the platform sends PUBLISHJOBFINISH.
     event_names: ClassVar[frozenset[str]] = frozenset({"publishjobfinish", "freepublishjobfinish"})
-    publish_id: str
-    publish_status: int
+    publish_id: str = ""
+    publish_status: int | None = None
     article_id: str | None = None
     article_urls: tuple[ArticleUrl, ...] = ()
     fail_idx: tuple[int, ...] = ()

@@ -1,7 +1,8 @@
 """Typed messages and events that WeChat pushes to the callback URL.
 
-Every type is a frozen, slotted dataclass with snake_case fields; :mod:`wxserver.parsing` maps the
-wire names (``ToUserName``, ``Location_X`` ...) onto them. ``raw`` keeps every field that arrived,
+Every type is a frozen, slotted dataclass with snake_case fields; :mod:`wxserver.protocol.parsing`
+maps the wire names (``ToUserName``, ``Location_X`` ...) onto them. A field the platform left out
+or sent malformed is empty: "" for text, None for a number. ``raw`` keeps every field that arrived,
 read-only, because the platform adds fields without notice and a handler may need one this module
 does not model yet. Classes name the ``MsgType`` or ``Event`` values they stand for in a class
 variable (lowercase; the parser matches case-insensitively) so the parser's lookup table is built
@@ -122,7 +123,7 @@ class TextMessage(NormalMessage):
     """Text; ``bizmsgmenuid`` is set when the user tapped an option of a ``msgmenu``."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"text"})
-    content: str
+    content: str = ""
     bizmsgmenuid: str | None = None
 
 
@@ -131,8 +132,8 @@ class ImageMessage(NormalMessage):
     """A picture: ``pic_url`` to download it, ``media_id`` for the media API."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"image"})
-    pic_url: str
-    media_id: str
+    pic_url: str = ""
+    media_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,8 +141,8 @@ class VoiceMessage(NormalMessage):
     """A voice clip (8 kHz ``media_id``, optional 16 kHz copy and legacy speech recognition)."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"voice"})
-    media_id: str
-    format: str
+    media_id: str = ""
+    format: str = ""
     media_id_16k: str | None = None
     recognition: str | None = None
 
@@ -151,8 +152,8 @@ class VideoMessage(NormalMessage):
     """A video and its thumbnail."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"video"})
-    media_id: str
-    thumb_media_id: str
+    media_id: str = ""
+    thumb_media_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,8 +161,8 @@ class ShortVideoMessage(NormalMessage):
     """A short video and its thumbnail (a separate type so handlers can tell the two apart)."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"shortvideo"})
-    media_id: str
-    thumb_media_id: str
+    media_id: str = ""
+    thumb_media_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,10 +170,10 @@ class LocationMessage(NormalMessage):
     """A location the user shared: latitude ``location_x``, longitude ``location_y``."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"location"})
-    location_x: float
-    location_y: float
-    scale: int
-    label: str
+    location_x: float | None = None
+    location_y: float | None = None
+    scale: int | None = None
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,9 +181,9 @@ class LinkMessage(NormalMessage):
     """A link the user shared."""
 
     msg_types: ClassVar[frozenset[str]] = frozenset({"link"})
-    title: str
-    description: str
-    url: str
+    title: str = ""
+    description: str = ""
+    url: str = ""
 
 
 # --- events (B3) --------------------------------------------------------------------------------

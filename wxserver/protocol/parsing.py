@@ -4,8 +4,8 @@
 :mod:`wxserver.xmlguard` (no DOCTYPE or ENTITY, no NUL, UTF-8 only).
 
 ``message_from_fields`` picks the class from one table built from the classes' own name sets, then
-reads each field with a typed accessor whose errors name the field: a bad body is a 400 with a
-sentence a person can act on, never a stack trace.
+reads each field with a lenient typed accessor: strict on the document (well-formed UTF-8 XML, no
+DOCTYPE, bounded depth), lenient on its content, so every message WeChat sends is dispatched.
 """
 
 from __future__ import annotations
@@ -28,31 +28,36 @@ from wxserver.protocol.xmlguard import GuardedExpat, check_body, malformed, wron
 _FORCE_LIST = frozenset({"item", "List", "fail_idx"})
 
 
-def _tidy(item: dict[str, Any]) -> dict[str, Any]:
-    """Drop the layout between child elements, and make the repeated children lists."""
-    # Values keep their whitespace (a user's text is data), so the indentation between child
-    # elements arrives as a "#text" entry of their parent.
-    layout = item.get("#text")
-    if isinstance(layout, str) and layout.isspace():
-        del item["#text"]
+# How deep elements may nest below <xml>: WeChat's own messages reach 4 (SendPicsInfo/PicList/
+# item/PicMd5Sum). Deeper documents are refused before any recursion can reach Python's limit.
+MAX_DEPTH = 16
+
+
+def _tidy(item: dict[str, Any], depth: int = 1) -> dict[str, Any]:
+    """Make the repeated children lists, checking the depth on the way down."""
+    if depth > MAX_DEPTH:
+        raise XmlError(
+            f"The body nests elements more than {MAX_DEPTH} deep; WeChat's messages never do."
+        )
     for name in _FORCE_LIST.intersection(item):
         if not isinstance(item[name], list):
             item[name] = [item[name]]
     for value in item.values():
         if isinstance(value, dict):
-            _tidy(value)
+            _tidy(value, depth + 1)
         elif isinstance(value, list):
             for entry in value:
                 if isinstance(entry, dict):
-                    _tidy(entry)
+                    _tidy(entry, depth + 1)
     return item
 
 
 def parse_xml(body: bytes) -> dict[str, Any]:
     """Return the children of the root ``<xml>`` element of a callback body.
 
-    Repeated children named ``item``, ``List`` or ``fail_idx`` are always lists; text keeps its
-    whitespace; attributes are ignored. Raises XmlError for anything that is not such a document.
+    Repeated children named ``item``, ``List`` or ``fail_idx`` are always lists; text is stripped
+    of surrounding whitespace, as xmltodict reads it; attributes are ignored. Raises XmlError for
+    anything that is not such a document, or one nested deeper than ``MAX_DEPTH``.
     """
     check_body(body)
     try:
@@ -62,7 +67,6 @@ def parse_xml(body: bytes) -> dict[str, Any]:
             expat=GuardedExpat,
             disable_entities=True,
             xml_attribs=False,
-            strip_whitespace=False,
         )
     except expat.ExpatError as exc:
         raise malformed(body, exc) from None
@@ -71,7 +75,7 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     ((root, children),) = document.items()
     if root != "xml":
         raise wrong_root(root)
-    if children is None or (isinstance(children, str) and children.isspace()):
+    if children is None:
         return {}
     if not isinstance(children, dict):
         raise XmlError("The root <xml> element holds text instead of fields.")
@@ -82,7 +86,8 @@ def message_from_fields(fields: Mapping[str, Any]) -> Message:
     """Build the typed message for the fields of a callback body (as ``parse_xml`` returns them).
 
     An unknown MsgType gives an UnknownMessage and an unknown Event an UnknownEvent, both with
-    every field in ``raw``. A missing common field or a malformed number raises XmlError.
+    every field in ``raw``. Nothing is refused here: a field that is missing or malformed is
+    empty ("" or None), and ``raw`` keeps what arrived.
     """
     f = FieldReader(fields)
     head = read_head(f, fields)
@@ -90,7 +95,7 @@ def message_from_fields(fields: Mapping[str, Any]) -> Message:
     if kind == "event":
         event_head: EventHead = {
             **head,
-            "event": f.text("Event", empty=False),
+            "event": f.text("Event"),
             "event_key": f.opt_text("EventKey"),
         }
         build_event = BY_EVENT.get(event_head["event"].strip().lower())

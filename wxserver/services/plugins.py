@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 from wxserver.protocol.errors import PluginError
-from wxserver.protocol.routing import HandlerSet
+from wxserver.protocol.handlers import HandlerSet
 
 GROUP = "wxserver.handlers"
 

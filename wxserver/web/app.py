@@ -15,7 +15,8 @@ from flask import Flask
 
 from wxserver.protocol.callback import CallbackProtocol, Kind
 from wxserver.protocol.errors import ConfigError
-from wxserver.protocol.routing import HandlerSet, Router
+from wxserver.protocol.handlers import HandlerSet
+from wxserver.protocol.routing import Router
 from wxserver.services.account import AccountServices
 from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.answering import Answerer
