@@ -112,7 +112,8 @@ def build(mode: str, messages: Sequence[Record], app: Any) -> list[Stage]:
     encrypts: dict[str, str] = {}
 
     def verify(query: dict[str, str]) -> None:
-        timestamp, nonce, _ = pipeline.protocol.admit(query, time.time())
+        pipeline.protocol.admit(query, time.time())
+        timestamp, nonce = query["timestamp"], query["nonce"]
         if mode == "secure":
             signature.check(
                 token=token,

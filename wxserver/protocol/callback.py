@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import NamedTuple
 
 from wxserver.protocol import signature
 from wxserver.protocol.crypto import MessageCrypto
@@ -48,23 +47,10 @@ class Kind(StrEnum):
 _PLAIN, _COMPAT, _SECURE = Mode.PLAIN.value, Mode.COMPAT.value, Mode.SECURE.value
 
 
-class Admitted(NamedTuple):
-    """A POST whose query passed the checks made before its body is read."""
-
-    timestamp: str
-    nonce: str
-    # When it arrived (the caller's clock), for the reply budget.
-    arrived: float
-
-
-class Opened(NamedTuple):
-    """The message a body carried, the mode it came in, and the key that opened it."""
-
-    message: Message
-    # "plain", "compat" or "secure".
-    mode: str
-    # Index of the EncodingAESKey that opened the envelope; -1 in plaintext mode.
-    key_index: int
+# What :meth:`CallbackProtocol.open` finds: the message, the mode it came in ("plain", "compat"
+# or "secure") and the index of the EncodingAESKey that opened it (-1 in plaintext mode). A
+# plain tuple, unpacked where it is used: one is made per message.
+Opened = tuple[Message, str, int]
 
 
 def require(query: Mapping[str, str], *names: str) -> list[str]:
@@ -154,7 +140,7 @@ class CallbackProtocol:
 
     # --- POST ---------------------------------------------------------------------------------
 
-    def admit(self, query: Mapping[str, str], now: float) -> Admitted:
+    def admit(self, query: Mapping[str, str], now: float) -> None:
         """The checks made before the body is read.
 
         WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
@@ -166,10 +152,12 @@ class CallbackProtocol:
             sig, timestamp, nonce = require(query, "signature", "timestamp", "nonce")
             signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
         self.check_timestamp(timestamp, now)
-        return Admitted(timestamp, nonce, now)
 
-    def open(self, admitted: Admitted, query: Mapping[str, str], body: bytes) -> Opened:
-        """Find the mode, verify and decrypt the envelope if there is one, parse the message."""
+    def open(self, query: Mapping[str, str], body: bytes) -> Opened:
+        """Find the mode, verify and decrypt the envelope if there is one, parse the message.
+
+        ``query`` passed :meth:`admit` first.
+        """
         encrypt: object
         if self._wecom or query.get("encrypt_type", "").lower() == "aes":
             encrypt, compat = read_envelope(body)
@@ -184,7 +172,7 @@ class CallbackProtocol:
                 raise DowngradeError(
                     f"account {self.name!r} is in secure mode and refuses plaintext messages"
                 )
-            return Opened(message_from_fields(fields), _PLAIN, -1)
+            return (message_from_fields(fields), _PLAIN, -1)
         if not isinstance(encrypt, str) or not encrypt:
             raise XmlError("the request is encrypted but the body has no Encrypt element")
         crypto = self._crypto()
@@ -192,13 +180,13 @@ class CallbackProtocol:
         signature.check(
             token=self.token,
             signature=msg_signature,
-            timestamp=admitted.timestamp,
-            nonce=admitted.nonce,
+            timestamp=query["timestamp"],
+            nonce=query["nonce"],
             encrypt=encrypt,
         )
         decrypted = crypto.decrypt(encrypt)
         message = message_from_fields(parse_xml(decrypted.plaintext))
-        return Opened(message, _COMPAT if compat else _SECURE, decrypted.key_index)
+        return (message, _COMPAT if compat else _SECURE, decrypted.key_index)
 
     def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
         """The encrypted reply envelope of ``xml``, with the key that opened the request.

@@ -16,13 +16,10 @@ import binascii
 import hmac
 import os
 import string
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from Crypto.Cipher import AES
-
+from wxserver.protocol.cbc import RunningCbc
 from wxserver.protocol.errors import (
     AppIdMismatchError,
     Base64DecodeError,
@@ -32,9 +29,6 @@ from wxserver.protocol.errors import (
     IllegalAesKeyError,
     IllegalBufferError,
 )
-
-if TYPE_CHECKING:
-    from Crypto.Cipher._mode_cbc import CbcMode
 
 __all__ = ["AesKey", "Decrypted", "MessageCrypto"]
 
@@ -59,8 +53,8 @@ class AesKey:
 
     key: bytes
     iv: bytes = field(init=False, compare=False)
-    _encryptor: _RunningCbc = field(init=False, compare=False)
-    _decryptor: _RunningCbc = field(init=False, compare=False)
+    _encryptor: RunningCbc = field(init=False, compare=False)
+    _decryptor: RunningCbc = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.key) != 32:
@@ -68,8 +62,8 @@ class AesKey:
                 f"An AES-256 key must be 32 bytes long, but {len(self.key)} bytes were given."
             )
         object.__setattr__(self, "iv", self.key[:_BLOCK])
-        object.__setattr__(self, "_encryptor", _RunningCbc(self.key, self.iv, decrypting=False))
-        object.__setattr__(self, "_decryptor", _RunningCbc(self.key, self.iv, decrypting=True))
+        object.__setattr__(self, "_encryptor", RunningCbc(self.key, self.iv, decrypting=False))
+        object.__setattr__(self, "_decryptor", RunningCbc(self.key, self.iv, decrypting=True))
 
     @classmethod
     def from_encoding_aes_key(cls, value: str) -> AesKey:
@@ -109,48 +103,6 @@ class AesKey:
     def __reduce__(self) -> tuple[type[AesKey], tuple[bytes]]:
         # The cached cipher object cannot be pickled or copied; rebuild it from the key instead.
         return (AesKey, (self.key,))
-
-
-class _RunningCbc:
-    """AES-CBC from a fixed IV, one direction, without building a cipher per message.
-
-    pycryptodome spends more on setting a cipher up (several ctypes calls) than on a message, so
-    one CBC object per key and direction keeps running from message to message. Its chaining
-    value is then the last ciphertext block it met, not the IV, which only the first block sees:
-
-    - encrypting, XOR-ing ``last ⊕ IV`` into the first plaintext block makes the object compute
-      ``E(P0 ⊕ IV ⊕ last ⊕ last) = E(P0 ⊕ IV)``, the first block of a fresh cipher at the IV;
-    - decrypting, the object returns ``D(C0) ⊕ last`` for the first block, and XOR-ing
-      ``last ⊕ IV`` into it gives ``D(C0) ⊕ IV``, the first block of a fresh cipher.
-
-    Every later block chains from ciphertext of the same message, exactly as in a fresh cipher,
-    so the output is byte for byte the same. A lock keeps each message's calls together.
-    """
-
-    __slots__ = ("_cipher", "_decrypting", "_iv", "_last", "_lock")
-
-    def __init__(self, key: bytes, iv: bytes, *, decrypting: bool) -> None:
-        self._cipher: CbcMode = AES.new(key, AES.MODE_CBC, iv=iv)
-        self._decrypting = decrypting
-        self._iv = int.from_bytes(iv, "big")
-        self._last = self._iv
-        self._lock = threading.Lock()
-
-    def run(self, data: bytes) -> bytes:
-        """Encrypt or decrypt ``data`` (whole blocks) as a fresh cipher at the IV would."""
-        if not data or len(data) % _BLOCK:
-            raise ValueError("AES-CBC takes whole 16-byte blocks")
-        if self._decrypting:
-            with self._lock:
-                out = self._cipher.decrypt(data)
-                last, self._last = self._last, int.from_bytes(data[-_BLOCK:], "big")
-            first = int.from_bytes(out[:_BLOCK], "big") ^ self._iv ^ last
-            return first.to_bytes(_BLOCK, "big") + out[_BLOCK:]
-        with self._lock:
-            first = int.from_bytes(data[:_BLOCK], "big") ^ self._iv ^ self._last
-            out = self._cipher.encrypt(first.to_bytes(_BLOCK, "big") + data[_BLOCK:])
-            self._last = int.from_bytes(out[-_BLOCK:], "big")
-        return out
 
 
 @dataclass(frozen=True, slots=True)

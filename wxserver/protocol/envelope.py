@@ -4,16 +4,21 @@ In compatible and safe mode WeChat posts an envelope, ``<xml><ToUserName/><Encry
 with the plaintext fields beside ``Encrypt`` in compatible mode. Of the envelope only two things
 are used: the ``Encrypt`` text, and whether a ``MsgType`` travels beside it (compatible mode).
 The plaintext copy is never read, since msg_signature does not cover it; the message itself is
-the decrypted document, which :func:`wxserver.parsing.parse_xml` parses.
+the decrypted document, which :func:`wxserver.protocol.parsing.parse_xml` parses.
 
-So the envelope is read with expat directly, under the same checks as every body
-(:mod:`wxserver.xmlguard`), without building a dict of fields that would be thrown away. It must
-still be a well-formed ``<xml>`` document, with at most one ``Encrypt``, holding text only.
+Standard path, :func:`_read_with_expat`: the envelope is read with expat directly, under the same
+checks as every body (:mod:`wxserver.protocol.xmlguard`), without building a dict of fields that
+would be thrown away. It must still be a well-formed ``<xml>`` document, with at most one
+``Encrypt``, holding text only.
 
-WeChat's own safe-mode envelope has one shape: ``ToUserName`` then ``Encrypt``, each a single
-CDATA section of ASCII. A body of exactly that shape is well-formed by construction and holds
-nothing a check could refuse, so it is read with three scans in C instead of an expat pass that
-calls Python for every event: a third of the cost. Every other body takes the expat pass.
+Fast path, :func:`_canonical`: WeChat's own safe-mode envelope has one shape, ``ToUserName`` then
+``Encrypt``, each a single CDATA section of ASCII. A body of exactly that shape is well-formed by
+construction and holds nothing a check could refuse, so it is read with three scans in C instead
+of an expat pass that calls Python for every event. Every other body takes the expat pass.
+Measured with ``python -m bench.callgrind --targets wxserver`` (in-process, whole app): 0.801 M
+instructions per secure request through expat, 0.770 M with the scan: 31 k, 4.0% of a secure
+request. ``tests/protocol/test_envelope.py`` holds the two to the same answer, on WeChat's shapes,
+near misses and 20,000 mutated bodies.
 """
 
 from __future__ import annotations

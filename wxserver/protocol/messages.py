@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 
 def _freeze(value: Any) -> Any:
@@ -213,19 +213,10 @@ class UnknownEvent(EventMessage):
     """An ``Event`` this module does not model; everything received is in ``raw``."""
 
 
-class Described(NamedTuple):
-    """What a request's log line and metrics say of a message; "-" for what it lacks."""
-
-    msg_type: str
-    event: str
-    event_key: str
-    msg_id: str
-
-
-def describe(message: Message) -> Described:
-    """The type, event, event key and message id of ``message``, as the log line shows them."""
+def facts(message: Message) -> tuple[str, str, str, str]:
+    """The type, event, event key and message id of ``message`` for a log line; "-" for none."""
     if isinstance(message, EventMessage):
-        return Described(message.msg_type, message.event, message.event_key or "-", "-")
+        return (message.msg_type, message.event, message.event_key or "-", "-")
     if isinstance(message, NormalMessage) and message.msg_id is not None:
-        return Described(message.msg_type, "-", "-", str(message.msg_id))
-    return Described(message.msg_type, "-", "-", "-")
+        return (message.msg_type, "-", "-", str(message.msg_id))
+    return (message.msg_type, "-", "-", "-")

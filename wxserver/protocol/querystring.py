@@ -1,12 +1,15 @@
-"""The callback's query string, read the way werkzeug's ``request.args.to_dict()`` reads it.
+"""Fast path: the callback's query string, read as werkzeug's ``request.args.to_dict()`` reads it.
 
-WeChat's query strings are short and plain: five or six ``name=value`` pairs of digits, hex and
-base64url-safe OpenIDs, with nothing to unescape. Werkzeug's MultiDict (or ``parse_qsl``) costs
-several times the whole signature check for that, so the plain case is split directly and only a
-pair that holds ``%`` or ``+`` goes through ``unquote_plus``. The result is werkzeug's: the first
-value of a repeated name wins, a name without ``=`` has the value ``""``, and percent escapes are
-UTF-8. One difference: an escape that is not UTF-8 becomes U+FFFD, where werkzeug keeps it as
-sent; no signature can match either.
+Standard path: werkzeug's ``request.args`` (a MultiDict over ``parse_qsl``). WeChat's query
+strings are short and plain: five or six ``name=value`` pairs of digits, hex and base64url-safe
+OpenIDs, with nothing to unescape. So the plain case is split directly and only a pair that holds
+``%`` or ``+`` goes through ``unquote_plus``. The result is werkzeug's: the first value of a
+repeated name wins, a name without ``=`` has the value ``""``, and percent escapes are UTF-8. One
+difference: an escape that is not UTF-8 becomes U+FFFD, where werkzeug keeps it as sent; no
+signature can match either. Measured with ``python -m bench.callgrind --targets wxserver``
+(in-process, whole app) against ``parse_qsl`` into a first-wins dict: 0.826 M -> 0.770 M
+instructions per secure request (56 k, 7.3%), 0.662 M -> 0.619 M per plaintext one (43 k, 6.9%).
+``tests/protocol/test_querystring.py`` holds it to werkzeug's answer.
 """
 
 from __future__ import annotations

@@ -67,15 +67,14 @@ class Answerer:
                 exchange, message, arrived, 1, arrival.first_seen, placeholder=reply.placeholder
             )
             return waited._replace(handler=handler, handler_seconds=seconds)
-        result = rendered(services, dispatched, message)
+        answer, xml, fault = rendered(services, dispatched, message)
         if services.clock() > deadline:
             # Finished after the budget: the next copy, or the customer-service API, has it.
-            self.delivery.settle(exchange, message, result)
+            self.delivery.settle(exchange, message, answer, xml)
             return Answer(b"", "late", handler, seconds)
-        exchange.complete(result.xml)
+        exchange.complete(xml)
         # No job will look for this reply, so there is nothing to mark as delivered.
-        outcome = result.fault or ("reply" if result.xml else "success")
-        return Answer(result.xml, outcome, handler, seconds)
+        return Answer(xml, fault or ("reply" if xml else "success"), handler, seconds)
 
     def _await(
         self,

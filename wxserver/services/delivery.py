@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import NamedTuple
 
 from wxserver.protocol.api_errors import ApiError, ApiUnavailableError
 from wxserver.protocol.errors import ReplyError
-from wxserver.protocol.messages import Message, describe
+from wxserver.protocol.messages import Message, facts
 from wxserver.protocol.replies import (
     Deferred,
     ImageReply,
@@ -42,16 +41,11 @@ log = logging.getLogger("wxserver.handler")
 GRACE = 2.0
 
 
-class Rendered(NamedTuple):
-    """A dispatch's reply, its passive XML (b"" answers ``success``), and the fault if any."""
-
-    reply: Reply | None
-    xml: bytes
-    # "handler-error" or "reply-error" when the handler's answer could not be used.
-    fault: str | None = None
-
-
-NOTHING = Rendered(None, b"")
+# A dispatch's reply, its passive XML (b"" answers ``success``), and the fault that made it
+# empty ("handler-error" or "reply-error"), if any. A plain tuple, unpacked where it is made:
+# one is made per message.
+Rendered = tuple[Reply | None, bytes, str | None]
+NOTHING: Rendered = (None, b"", None)
 
 
 def rendered(services: AccountServices, dispatched: Dispatched, message: Message) -> Rendered:
@@ -63,25 +57,25 @@ def rendered(services: AccountServices, dispatched: Dispatched, message: Message
             type(dispatched.error).__name__,
             dispatched.error,
             services.name,
-            describe(message).msg_id,
+            facts(message)[3],
             message.key,
             exc_info=dispatched.error,
         )
-        return Rendered(None, b"", "handler-error")
+        return (None, b"", "handler-error")
     reply = dispatched.reply
     if isinstance(reply, NoReply | Deferred):
         return NOTHING
     try:
-        return Rendered(reply, render(reply, message, create_time=int(services.clock())))
+        return (reply, render(reply, message, create_time=int(services.clock())), None)
     except ReplyError as exc:
         log.error(
             "handler %s returned a reply WeChat would not deliver (account=%s msg_id=%s): %s",
             dispatched.handler,
             services.name,
-            describe(message).msg_id,
+            facts(message)[3],
             exc,
         )
-        return Rendered(None, b"", "reply-error")
+        return (None, b"", "reply-error")
 
 
 def send_reply(api: WeChatAPI, openid: str, reply: Reply) -> None:
@@ -121,9 +115,9 @@ class Delivery:
     def __init__(self, services: AccountServices) -> None:
         self.services = services
 
-    def settle(self, exchange: Exchange, message: Message, reply: Rendered) -> None:
+    def settle(self, exchange: Exchange, message: Message, reply: Reply | None, xml: bytes) -> None:
         """Record a reply that missed its request; send it if no copy of the message will."""
-        if not exchange.settle(reply.xml, grace=GRACE) or reply.reply is None:
+        if not exchange.settle(xml, grace=GRACE) or reply is None:
             return
         services = self.services
         metrics = services.metrics
@@ -138,7 +132,7 @@ class Delivery:
                 metrics.dropped_replies.labels(services.name, "no-api").inc()
             return
         try:
-            send_reply(services.api, message.from_user_name, reply.reply)
+            send_reply(services.api, message.from_user_name, reply)
         except (ApiError, ApiUnavailableError, ReplyError) as exc:
             log.warning("customer-service reply to %s failed: %s", message.key, exc)
             if metrics is not None:
@@ -162,7 +156,7 @@ class Delivery:
             with handler_context(services.context(message)):
                 dispatched = services.router.finish(job.deferred, message)
             seconds = time.perf_counter() - started
-            reply = rendered(services, dispatched, message)
+            reply, xml, fault = rendered(services, dispatched, message)
         finally:
             stop.set()
         log.info(
@@ -172,13 +166,13 @@ class Delivery:
             dispatched.handler,
             runs,
             seconds * 1000,
-            reply.fault or ("reply" if reply.xml else "success"),
+            fault or ("reply" if xml else "success"),
         )
         if services.metrics is not None and dispatched.handler:
             services.metrics.handler_seconds.labels(services.name, dispatched.handler).observe(
                 seconds
             )
-        self.settle(exchange, message, reply)
+        self.settle(exchange, message, reply, xml)
 
     def watch(self, job: Job) -> bool | None:
         """The job's state for the watchdog: done, running (or queued), or dead."""

@@ -86,8 +86,8 @@ class CallbackRoute:
             if method == "GET":
                 result = pipeline.handshake(query, raw_value(query_string, "echostr"))
             else:
-                admitted = pipeline.admit(query)
-                result = pipeline.answer(admitted, query, self._read_body(environ))
+                arrived = pipeline.admit(query)
+                result = pipeline.answer(arrived, query, self._read_body(environ))
         except ProtocolError as exc:
             result = pipeline.refused(exc)
         except Exception as exc:  # a bug in wxserver: logged, and still one line and its metrics

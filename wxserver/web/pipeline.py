@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from wxserver.protocol.callback import Admitted, CallbackProtocol
+from wxserver.protocol.callback import CallbackProtocol
 from wxserver.protocol.errors import ProtocolError, ReplayError
-from wxserver.protocol.messages import describe
+from wxserver.protocol.messages import facts
 from wxserver.protocol.replies import SUCCESS
 from wxserver.services.answering import Answerer
 from wxserver.web.errors import refusal_text
@@ -74,32 +74,34 @@ class CallbackPipeline:
         """The GET handshake: ``echostr`` back, byte for byte, once the signature holds."""
         return Result(200, self.protocol.handshake(query, echostr, self.clock()), TEXT, "handshake")
 
-    def admit(self, query: Mapping[str, str]) -> Admitted:
-        """The checks made before a POST's body is read."""
-        return self.protocol.admit(query, self.clock())
+    def admit(self, query: Mapping[str, str]) -> float:
+        """The checks made before a POST's body is read; returns when the request arrived."""
+        arrived = self.clock()
+        self.protocol.admit(query, arrived)
+        return arrived
 
-    def answer(self, admitted: Admitted, query: Mapping[str, str], body: bytes) -> Result:
-        """Answer the POSTed ``body`` of an admitted request."""
-        opened = self.protocol.open(admitted, query, body)
-        if opened.key_index < 0:
+    def answer(self, arrived: float, query: Mapping[str, str], body: bytes) -> Result:
+        """Answer the POSTed ``body`` of a request admitted at ``arrived``."""
+        message, mode, key_index = self.protocol.open(query, body)
+        if key_index < 0:
             self._refuse_replay(query, body)
-        answer = self.answerer.answer(opened.message, admitted.arrived)
+        answer = self.answerer.answer(message, arrived)
         xml = answer.xml
         if not xml:
             body, content_type = SUCCESS, TEXT
-        elif opened.key_index < 0:
+        elif key_index < 0:
             body, content_type = xml, XML
         else:
             nonce = secrets.randbits(32)
-            body = self.protocol.seal(xml, opened.key_index, int(self.clock()), nonce)
+            body = self.protocol.seal(xml, key_index, int(self.clock()), nonce)
             content_type = XML
         return Result(
             200,
             body,
             content_type,
             answer.outcome,
-            opened.mode,
-            *describe(opened.message),
+            mode,
+            *facts(message),
             answer.handler,
             answer.handler_seconds,
             answer.duplicate,

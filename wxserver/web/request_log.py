@@ -1,26 +1,14 @@
-"""The request log line of the callback URL: one line per request, with a fast path for its record.
+"""The request log line of the callback URL: one line per request.
 
 The line names the account, method, mode, message type, event, event key, message id, handler,
 outcome, status and duration; a refusal's sentence goes last, quoted, as the one field with
 spaces in it. Formatters also get the fields as a dict (``record.fields``, for JSON logs).
-
-Fast path, behind :func:`record`: a standard ``LogRecord``, as ``log.makeRecord`` makes it (the
-standard path, :func:`standard_record`), but with the attributes that do not change from one
-request to the next (thread and process names, the source file's name) copied from this thread's
-first record. Only the time, the level and the message are new. Made here rather than by
-``log.log()``, which would also walk the stack to find the caller on every request: this is the
-caller. Measured with ``python -m bench.callgrind`` (secure mode, in-process): 12.0 k instructions
-per record against 29 k for ``makeRecord`` plus the stack walk, 2.3% of a request.
-``tests/web/test_request_log.py`` holds the two records to the same attributes.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
-from typing import Any, Protocol
+from typing import Protocol
 
 log = logging.getLogger("wxserver.request")
 
@@ -87,55 +75,14 @@ def write(account: str, method: str, facts: Facts, status: int, seconds: float) 
         fields["reason"] = facts.reason
         values += (facts.reason,)
         line = _LINE_WITH_REASON
-    log.handle(record(level, line, values, fields))
+    log.handle(_record(level, line, values, fields))
 
 
-class _Template(threading.local):
-    """Per thread, the attributes of a request's log record that do not change from one request
-    to the next, as logging itself computed them. Thread-local, so it goes with its thread (a
-    server may start one per request)."""
-
-    attributes: dict[str, Any] | None = None
-
-
-_template = _Template()
-
-
-def _forget_template() -> None:
-    # The thread that forks lives on in the child, with the parent's process in its template.
-    global _template  # noqa: PLW0603 - replaced whole at fork
-    _template = _Template()
-
-
-os.register_at_fork(after_in_child=_forget_template)
-
-
-def standard_record(
+def _record(
     level: int, line: str, values: tuple[object, ...], fields: dict[str, object]
 ) -> logging.LogRecord:
-    """The record as ``logging`` itself makes it: the reference for :func:`record`."""
+    # Made here, with the logger's public makeRecord, rather than by log.log(), which would also
+    # walk the stack to find the caller on every request: this is the caller.
     made = log.makeRecord(log.name, level, __file__, 0, line, values, None, "respond")
-    made.fields = fields
-    return made
-
-
-def record(
-    level: int, line: str, values: tuple[object, ...], fields: dict[str, object]
-) -> logging.LogRecord:
-    """The fast path: :func:`standard_record`'s attributes, most copied from this thread's first."""
-    template = _template.attributes
-    if template is None:
-        first = log.makeRecord(log.name, level, __file__, 0, "", (), None, "respond")
-        template = _template.attributes = dict(first.__dict__)
-    made = logging.LogRecord.__new__(logging.LogRecord)
-    made.__dict__.update(template)
-    now = time.time()
-    made.created = now
-    made.msecs = int((now - int(now)) * 1000) + 0.0
-    made.relativeCreated = template["relativeCreated"] + (now - template["created"]) * 1000
-    made.levelno = level
-    made.levelname = logging.getLevelName(level)
-    made.msg = line
-    made.args = values
     made.fields = fields
     return made
