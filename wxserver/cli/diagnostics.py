@@ -27,6 +27,7 @@ from wxserver.cli.common import (
 )
 from wxserver.protocol.api_errors import ApiError
 from wxserver.protocol.errors import WxServerError
+from wxserver.protocol.routing import Router
 from wxserver.services.config import load_settings
 from wxserver.services.doctor import (
     TIMEOUT,
@@ -36,6 +37,7 @@ from wxserver.services.doctor import (
     check_store,
     check_token,
     check_url,
+    check_worker,
     masked_url,
     when,
 )
@@ -197,13 +199,18 @@ def doctor(env: str | None, account_name: str | None, url: str | None, retry: bo
     checks.ok(f"configuration valid (env {settings.env}; accounts: {names})")
     store = check_store(settings, checks)
     accounts = [pick_account(settings, account_name)] if account_name else list(settings.accounts)
+    routers: dict[str, Router] = {}
     for account in accounts:
         checks.section(
             f"account {account.name} (path {account.path}, AppID {account.app_id or '-'})"
         )
         router = check_plugins(settings, account, checks)
+        if router is not None:
+            routers[account.name] = router
         check_token(settings, account, store, retry, checks)
         check_menu(account, router, checks)
+    checks.section("job worker")
+    check_worker(settings, store, routers, checks)
     if url:
         target = next((a for a in accounts if a.path == urlsplit(url).path), accounts[0])
         checks.section(f"callback URL {url}")
