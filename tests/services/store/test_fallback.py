@@ -4,54 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 
 import pytest
 
 from tests.redis_server import redis_server
+from tests.services.store.flaky import Clock, Switchable
 from wxserver.services.store import FallbackStore, LockTimeout, MemoryStore, open_shared_store
 from wxserver.services.store.redis import RedisStore
-
-
-class Switchable:
-    """A memory store that raises ConnectionError, as a Redis client does, while ``down``."""
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-        self.down = False
-        self.calls = 0
-
-    def _check(self) -> MemoryStore:
-        self.calls += 1
-        if self.down:
-            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-        return self.inner
-
-    def get(self, key: str) -> bytes | None:
-        return self._check().get(key)
-
-    def set(self, key: str, value: bytes, *, ttl: float) -> None:
-        self._check().set(key, value, ttl=ttl)
-
-    def add(self, key: str, value: bytes, *, ttl: float) -> bool:
-        return self._check().add(key, value, ttl=ttl)
-
-    def delete(self, key: str) -> None:
-        self._check().delete(key)
-
-    def incr(self, key: str, *, ttl: float) -> int:
-        return self._check().incr(key, ttl=ttl)
-
-    def lock(self, name: str, *, timeout: float, wait: float) -> AbstractContextManager[None]:
-        return self._check().lock(name, timeout=timeout, wait=wait)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
