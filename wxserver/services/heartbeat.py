@@ -76,6 +76,10 @@ def start(store: Store, handler_sets: Mapping[str, Sequence[str]]) -> threading.
                 log.warning("worker heartbeat not written: %s: %s", type(error).__name__, error)
             time.sleep(EVERY)
 
+    described = "; ".join(
+        f"{name}: {', '.join(sets) or '(none)'}" for name, sets in handler_sets.items()
+    )
+    log.info("job worker %d started; handler sets of %s", os.getpid(), described)
     thread = threading.Thread(target=beat, name="wxserver-heartbeat", daemon=True)
     thread.start()
     return thread

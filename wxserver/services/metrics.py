@@ -171,7 +171,9 @@ class Metrics:
             "wxserver_store_degraded",
             "1 while the shared store cannot be reached and this machine's store stands in.",
             registry=r,
-            multiprocess_mode="livemax",
+            # The state a worker saw last: a worker with no request since the outage ended must
+            # not keep it alive.
+            multiprocess_mode="livemostrecent",
         )
         self.store_outages = Counter(
             "wxserver_store_outages",
