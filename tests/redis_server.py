@@ -67,6 +67,39 @@ def start_redis(
     return process
 
 
+def start_sentinel(
+    port: int, directory: str, master_port: int, *, service: str = "mymaster"
+) -> subprocess.Popen[bytes]:
+    """Start a Sentinel on ``port`` watching the primary on ``master_port``, quick to fail over.
+
+    One sentinel with a quorum of one: it declares the primary down after 1 s without an answer.
+    """
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise RuntimeError(MISSING)
+    config = Path(directory) / f"sentinel-{port}.conf"
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {directory}\n"
+        f"sentinel monitor {service} 127.0.0.1 {master_port} 1\n"
+        f"sentinel down-after-milliseconds {service} 1000\n"
+        f"sentinel failover-timeout {service} 3000\n"
+        f"sentinel parallel-syncs {service} 1\n"
+    )
+    log = Path(directory) / f"sentinel-{port}.log"
+    process = subprocess.Popen(
+        [executable, str(config), "--sentinel", "--logfile", str(log)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_ping(port, process, log, 10.0)
+    except BaseException:
+        stop_redis(process)
+        raise
+    return process
+
+
 def stop_redis(process: subprocess.Popen[bytes]) -> None:
     """Stop a redis-server started here, and wait for it."""
     process.terminate()
