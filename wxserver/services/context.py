@@ -69,11 +69,18 @@ class HandlerContext:
         if self._session is not None:
             self._sessions.save(self._session)
 
-    def release(self) -> None:
-        """Let the next message of this user read the session."""
-        held, self._held = self._held, None
-        if held is not None:
-            held.__exit__(None, None, None)
+    def finish(self, *, save: bool) -> None:
+        """After the handler: write the session back (``save``), and let the user's next message
+        read it."""
+        if self._session is None:
+            return
+        try:
+            if save:
+                self._sessions.save(self._session)
+        finally:
+            held, self._held = self._held, None
+            if held is not None:
+                held.__exit__(None, None, None)
 
 
 _current: ContextVar[HandlerContext] = ContextVar("wxserver_handler_context")
@@ -111,8 +118,4 @@ class handler_context:  # lower case: used as a function, ``with handler_context
     ) -> None:
         if self._token is not None:
             _current.reset(self._token)
-        try:
-            if exc is None:
-                self._context.save_session()
-        finally:
-            self._context.release()
+        self._context.finish(save=exc is None)
