@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.fakewechat import FakeWeChat
+from tests.pay_keys import apiv3_key, certificate_signer, public_key_signer
+from tests.pay_support import Merchant, Signers
 from tests.support import HERMETIC_ENV, AppFactory, config_with
 from tests.web_apps import AppBuilder, close_apis, wired_app
 from wxserver import create_app
@@ -66,3 +69,20 @@ def build(fake: FakeWeChat, request: pytest.FixtureRequest) -> Iterator[AppBuild
 def client(build: AppBuilder) -> FlaskClient:
     """A test client of a wired app."""
     return build().test_client()
+
+
+@pytest.fixture(scope="session")
+def pay_signers() -> Signers:
+    """RSA 2048 platform keys, made once a session: a certificate, a public key, a forger."""
+    return Signers(certificate_signer(), public_key_signer(), certificate_signer())
+
+
+@pytest.fixture
+def merchant(pay_signers: Signers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Merchant:
+    """A merchant with a random APIv3 key, its key files written to ``tmp_path``."""
+    folder = tmp_path / "merchant"
+    folder.mkdir()
+    made = Merchant(folder, apiv3_key(), pay_signers)
+    made.write_keys()
+    monkeypatch.setenv("WXTEST_PAY_DIR", str(folder))
+    return made
