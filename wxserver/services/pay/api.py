@@ -83,6 +83,12 @@ class PayAPI(Transport):
     def __repr__(self) -> str:
         return f"PayAPI(mch_id={self.mch_id!r}, base_urls={self.base_urls!r})"
 
+    def __enter__(self) -> PayAPI:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def certificates(self) -> list[str]:
         """The platform certificates in force (PEM), decrypted and checked; the answer verified.
 
