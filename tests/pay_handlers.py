@@ -1,6 +1,6 @@
 """Pay handlers for the tests, told what to do by the order's ``attach`` field.
 
-Each run appends one line, ``<id> <event_type> <out_trade_no>``, to ``runs.log`` in the folder
+Each run appends one line, ``<id> <event_type> <out_trade_no> <pid>``, to ``runs.log`` in the folder
 named by ``WXTEST_PAY_DIR``, so a test counts runs across processes (gunicorn workers, the job
 worker). ``attach``: ``fail`` raises every time, ``fail-once`` raises on the first run of each
 notification only, ``sleep:<seconds>`` takes that long.
@@ -22,14 +22,23 @@ def _folder() -> Path:
     return Path(os.environ["WXTEST_PAY_DIR"])
 
 
-def runs(folder: Path) -> list[list[str]]:
-    """Every run so far, as [id, event_type, out_trade_no]."""
+def _lines(folder: Path) -> list[list[str]]:
     path = folder / "runs.log"
     return [line.split(" ") for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def runs(folder: Path) -> list[list[str]]:
+    """Every run so far, as [id, event_type, out_trade_no]."""
+    return [line[:3] for line in _lines(folder)]
+
+
+def run_pids(folder: Path) -> list[int]:
+    """The process each run happened in."""
+    return [int(line[3]) for line in _lines(folder)]
+
+
 def _record(notification: PayNotification, order: str) -> None:
-    line = f"{notification.id} {notification.event_type} {order or '-'}\n"
+    line = f"{notification.id} {notification.event_type} {order or '-'} {os.getpid()}\n"
     with (_folder() / "runs.log").open("a") as log:
         log.write(line)
 

@@ -79,6 +79,11 @@ def _check_key(key: str, problem: PayKeyError, fix: str) -> ConfigError:
 
 
 def _budget(value: Any) -> float:
+    if isinstance(value, str):  # from a WX__PAY__BUDGET variable
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 4.5:
         raise ConfigError(
             _label("budget"),
