@@ -7,11 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from Crypto.PublicKey import RSA
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.fakewechat import FakeWeChat
-from tests.pay_keys import apiv3_key, certificate_signer, public_key_signer
+from tests.fakewechat.pay import FakePay
+from tests.pay_keys import (
+    MCH_ID,
+    MERCHANT_SERIAL,
+    apiv3_key,
+    certificate_signer,
+    public_key_signer,
+    rsa_key,
+)
 from tests.pay_support import Merchant, Signers
 from tests.support import HERMETIC_ENV, AppFactory, config_with
 from tests.web_apps import AppBuilder, close_apis, wired_app
@@ -86,3 +95,22 @@ def merchant(pay_signers: Signers, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     made.write_keys()
     monkeypatch.setenv("WXTEST_PAY_DIR", str(folder))
     return made
+
+
+@pytest.fixture(scope="session")
+def merchant_key() -> RSA.RsaKey:
+    """The merchant's API private key (apiclient_key.pem), RSA 2048."""
+    return rsa_key()[1]
+
+
+@pytest.fixture
+def fake_pay(fake: FakeWeChat, merchant: Merchant, merchant_key: RSA.RsaKey) -> FakePay:
+    """The fake's merchant API, holding the session's platform certificate."""
+    fake.pay = FakePay(
+        MCH_ID,
+        MERCHANT_SERIAL,
+        merchant_key.public_key(),
+        merchant.apiv3.encode(),
+        [merchant.signers.certificate],
+    )
+    return fake.pay

@@ -26,8 +26,9 @@ from wxserver.cli.common import (
     token_owner,
 )
 from wxserver.protocol.api_errors import ApiError
-from wxserver.protocol.errors import WxServerError
-from wxserver.services.config import load_settings
+from wxserver.protocol.errors import PluginError, WxServerError
+from wxserver.protocol.handlers import HandlerSet
+from wxserver.services.config import Account, Settings, load_settings
 from wxserver.services.doctor import (
     TIMEOUT,
     Checklist,
@@ -39,6 +40,8 @@ from wxserver.services.doctor import (
     masked_url,
     when,
 )
+from wxserver.services.pay.checks import check_pay
+from wxserver.services.plugins import load_handler_sets
 
 OPERATORS = ("DEFAULT", "CHINANET", "UNICOM", "CAP")
 NO_CALLBACK_URL = 40201
@@ -174,6 +177,14 @@ def net_check(env: str | None, account_name: str, action: str, operator: str) ->
 # --- doctor --------------------------------------------------------------------------------------
 
 
+def _handler_sets(settings: Settings, account: Account) -> list[HandlerSet]:
+    # A set that fails to load is reported in the account's section already.
+    try:
+        return load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
+    except PluginError:
+        return []
+
+
 @click.command()
 @env_option
 @click.option("--account", "account_name", default=None, help="Check this account only.")
@@ -204,6 +215,9 @@ def doctor(env: str | None, account_name: str | None, url: str | None, retry: bo
         router = check_plugins(settings, account, checks)
         check_token(settings, account, store, retry, checks)
         check_menu(account, router, checks)
+    if settings.pay is not None and not account_name:
+        sets = [hs for a in settings.accounts for hs in _handler_sets(settings, a)]
+        check_pay(settings.pay, sets, checks)
     if url:
         target = next((a for a in accounts if a.path == urlsplit(url).path), accounts[0])
         checks.section(f"callback URL {url}")

@@ -7,6 +7,7 @@ payment.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,10 +81,8 @@ def _check_key(key: str, problem: PayKeyError, fix: str) -> ConfigError:
 
 def _budget(value: Any) -> float:
     if isinstance(value, str):  # from a WX__PAY__BUDGET variable
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 4.5:
         raise ConfigError(
             _label("budget"),
