@@ -232,3 +232,21 @@ def test_pay_path_is_configurable(merchant: Merchant) -> None:
     body, headers = merchant.notification()
     assert client.post("/shop/notify", data=body, headers=headers).status_code == 200
     assert client.post(PATH, data=body, headers=headers).status_code == 404
+
+
+def test_pay_bug_of_ours_is_a_logged_500_with_the_fail_json(
+    app: Flask,
+    merchant: Merchant,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(app.extensions["wxserver"].pay, "answer", broken)
+    body, headers = merchant.notification()
+    with caplog.at_level(logging.ERROR):
+        response = _post(app.test_client(), body, headers)
+    assert response.status_code == 500
+    assert "Internal error" in _fail(response)
+    assert "unexpected error: KeyError" in caplog.text

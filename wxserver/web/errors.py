@@ -24,10 +24,9 @@ from wxserver.protocol.errors import (
     WxServerError,
     XmlError,
 )
-from wxserver.protocol.pay.notify import fail_body
 from wxserver.services.oauth import InvalidStateError
 from wxserver.services.tokens import TokenUnavailableError
-from wxserver.web.responses import JSON, PLAIN, json_response
+from wxserver.web.responses import PLAIN, json_response
 
 log = logging.getLogger("wxserver.request")
 upstream_log = logging.getLogger("wxserver.internal")
@@ -59,8 +58,6 @@ class _Style(NamedTuple):
     json: bool
     # Whether the answer goes to browsers (True) or to operators' business servers (False).
     public: bool
-    # WeChat Pay's failure JSON, {"code": "FAIL", "message": ...}, for its notify URL.
-    pay: bool = False
 
 
 _TEXT = _Style(json=False, public=True)
@@ -68,7 +65,6 @@ _TEXT = _Style(json=False, public=True)
 _STYLES = {
     "internal": _Style(json=True, public=False),
     "jssdk": _Style(json=True, public=True),
-    "pay": _Style(json=True, public=False, pay=True),
 }
 
 
@@ -130,9 +126,7 @@ def problem(error: Exception, *, public: bool = True) -> Problem:
 def _respond(error: Exception) -> Response:
     style = _STYLES.get(request.blueprint or "", _TEXT)
     found = problem(error, public=style.public)
-    if style.pay:
-        response = Response(fail_body(found.sentence), found.status, content_type=JSON)
-    elif style.json and not isinstance(error, HTTPException):
+    if style.json and not isinstance(error, HTTPException):
         response = json_response({"error": found.sentence, **found.fields}, found.status)
     else:
         response = Response(found.sentence + "\n", status=found.status, content_type=PLAIN)

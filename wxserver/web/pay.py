@@ -3,7 +3,7 @@
 WeChat Pay POSTs each notification as JSON with its ``Wechatpay-*`` headers to the merchant's
 ``notify_url``; :class:`~wxserver.services.pay.pipeline.PayPipeline` answers it. Refusals carry
 WeChat Pay's failure JSON, ``{"code": "FAIL", "message": ...}``, with the status the error class
-names (see :mod:`wxserver.web.errors`); a bug of ours is logged there and answered 500 the same way.
+names; a bug of ours is logged by :func:`wxserver.web.errors.problem` and answered 500 the same way.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Response, jsonify
 
 PLAIN = "text/plain; charset=utf-8"
-JSON = "application/json; charset=utf-8"
 
 
 def json_response(data: Mapping[str, Any], status: int = 200) -> Response:
