@@ -82,6 +82,13 @@ def test_cli_pay_simulate_with_a_key_the_server_does_not_trust(
     assert runs(merchant.folder) == []
 
 
+def test_cli_check_config_shows_the_merchant_without_its_key(wx: Cli, merchant: Merchant) -> None:
+    done = wx("check-config", **merchant.environment())
+    assert done.returncode == 0, done.stderr
+    assert f"pay merchant {MCH_ID}: path={PATH} apiv3_key=Secret('********')" in done.stdout
+    assert merchant.apiv3 not in done.stdout
+
+
 def test_cli_pay_simulate_needs_a_merchant_and_a_key(wx: Cli, merchant: Merchant) -> None:
     done = wx("pay", "simulate")
     assert done.returncode == 1

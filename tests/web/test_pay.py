@@ -250,3 +250,13 @@ def test_pay_bug_of_ours_is_a_logged_500_with_the_fail_json(
     assert response.status_code == 500
     assert "Internal error" in _fail(response)
     assert "unexpected error: KeyError" in caplog.text
+
+
+def test_pay_log_line_keeps_a_sent_serial_to_one_field(
+    client: FlaskClient, merchant: Merchant, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = merchant.body()
+    headers = merchant.signed(body) | {"Wechatpay-Serial": "X outcome=handled status=200"}
+    with caplog.at_level(logging.WARNING, logger="wxserver.pay"):
+        assert _post(client, body, headers).status_code == 401
+    assert "serial=X?outcome?handled?status?200 " in caplog.text

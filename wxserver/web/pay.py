@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from wxserver.protocol.errors import BodyTooLargeError, ProtocolError
 from wxserver.protocol.pay.notify import fail_body
-from wxserver.services.pay.pipeline import JSON, PayPipeline, PayResult
+from wxserver.services.pay.pipeline import JSON, PayPipeline, PayResult, log_safe
 from wxserver.web.errors import problem
 
 __all__ = ["blueprint"]
@@ -36,7 +36,7 @@ def blueprint(pipeline: PayPipeline, path: str, max_body: int) -> Blueprint:
                 ) from None
             result = pipeline.answer(request.headers.get, body)
         except ProtocolError as exc:
-            result = pipeline.refused(exc, request.headers.get("Wechatpay-Serial", "-")[:64])
+            result = pipeline.refused(exc, log_safe(request.headers.get("Wechatpay-Serial")))
         except Exception as exc:  # a bug of ours: logged by problem(), still one line
             found = problem(exc)
             result = PayResult(found.status, fail_body(found.sentence), "internal-error")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -32,7 +33,7 @@ from wxserver.services.pay.metrics import PayMetrics
 from wxserver.services.pay.runner import PayRunner
 from wxserver.services.store import LockTimeout
 
-__all__ = ["PayPipeline", "PayResult"]
+__all__ = ["PayPipeline", "PayResult", "log_safe"]
 
 log = logging.getLogger("wxserver.pay")
 
@@ -43,6 +44,14 @@ _LINE = (
     "pay mch_id=%s id=%s event=%s serial=%s out_trade_no=%s handler=%s outcome=%s status=%s "
     "duration_ms=%s"
 )
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def log_safe(serial: str | None) -> str:
+    """A sent serial as the log line shows it: at most 64 characters, none that split fields."""
+    return _UNSAFE.sub("?", (serial or "").strip()[:64]) or "-"
 
 
 class PayResult(NamedTuple):
@@ -86,7 +95,7 @@ class PayPipeline:
     def answer(self, header: Callable[[str], str | None], body: bytes) -> PayResult:
         """Answer a notification whose headers ``header`` reads (case-insensitively)."""
         arrived = self.clock()
-        serial = (header("Wechatpay-Serial") or "-").strip()[:64] or "-"
+        serial = log_safe(header("Wechatpay-Serial"))
         try:
             verify(read_headers(header), body, arrived, self.keys.find)
             notification = open_notification(body, self._apiv3_key)
