@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 MCH_ID = "1900000109"
 PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092024052000000000000001"
 # A merchant API certificate's serial, as the merchant console shows it.
-MERCHANT_SERIAL = "3775B6A45ACD588826D15E583A95F5DD********".replace("*", "0")
+MERCHANT_SERIAL = "3775B6A45ACD588826D15E583A95F5DD00000000"
 
 
 def apiv3_key() -> str:
