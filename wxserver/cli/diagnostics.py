@@ -26,9 +26,9 @@ from wxserver.cli.common import (
     token_owner,
 )
 from wxserver.protocol.api_errors import ApiError
-from wxserver.protocol.errors import PluginError, WxServerError
-from wxserver.protocol.handlers import HandlerSet
-from wxserver.services.config import Account, Settings, load_settings
+from wxserver.protocol.errors import WxServerError
+from wxserver.protocol.routing import Router
+from wxserver.services.config import load_settings
 from wxserver.services.doctor import (
     TIMEOUT,
     Checklist,
@@ -37,11 +37,11 @@ from wxserver.services.doctor import (
     check_store,
     check_token,
     check_url,
+    check_worker,
     masked_url,
     when,
 )
 from wxserver.services.pay.checks import check_pay
-from wxserver.services.plugins import load_handler_sets
 
 OPERATORS = ("DEFAULT", "CHINANET", "UNICOM", "CAP")
 NO_CALLBACK_URL = 40201
@@ -177,14 +177,6 @@ def net_check(env: str | None, account_name: str, action: str, operator: str) ->
 # --- doctor --------------------------------------------------------------------------------------
 
 
-def _handler_sets(settings: Settings, account: Account) -> list[HandlerSet]:
-    # A set that fails to load is reported in the account's section already.
-    try:
-        return load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
-    except PluginError:
-        return []
-
-
 @click.command()
 @env_option
 @click.option("--account", "account_name", default=None, help="Check this account only.")
@@ -208,15 +200,20 @@ def doctor(env: str | None, account_name: str | None, url: str | None, retry: bo
     checks.ok(f"configuration valid (env {settings.env}; accounts: {names})")
     store = check_store(settings, checks)
     accounts = [pick_account(settings, account_name)] if account_name else list(settings.accounts)
+    routers: dict[str, Router] = {}
     for account in accounts:
         checks.section(
             f"account {account.name} (path {account.path}, AppID {account.app_id or '-'})"
         )
         router = check_plugins(settings, account, checks)
+        if router is not None:
+            routers[account.name] = router
         check_token(settings, account, store, retry, checks)
         check_menu(account, router, checks)
+    checks.section("job worker")
+    check_worker(settings, store, routers, checks)
     if settings.pay is not None and not account_name:
-        sets = [hs for a in settings.accounts for hs in _handler_sets(settings, a)]
+        sets = [hs for router in routers.values() for hs in router.handler_sets]
         check_pay(settings.pay, sets, checks)
     if url:
         target = next((a for a in accounts if a.path == urlsplit(url).path), accounts[0])

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "log_format": "text",
     # Shared by every gunicorn worker on this machine; redis://... for several machines.
     "store_url": "lmdb:///instance/wxserver.lmdb",
+    # Where a shared (Redis) store's operations go while it cannot be reached: this machine's.
+    "store_fallback_url": "lmdb:///instance/wxserver-fallback.lmdb",
     # Empty: api.weixin.qq.com, then its disaster-recovery and regional domains.
     "api_base_url": "",
     # Bearer secret of the internal token endpoints for business servers; empty turns them off.
@@ -54,6 +56,7 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
     "WX_LOG_FORMAT": (("log_format",), "str"),
     "WX_STORE_URL": (("store_url",), "str"),
+    "WX_STORE_FALLBACK_URL": (("store_fallback_url",), "str"),
     "WX_API_BASE_URL": (("api_base_url",), "str"),
     "WX_INTERNAL_SECRET": (("internal_secret",), "str"),
     "WX_CALLBACK_IP_ALLOWLIST": (("callback_ip_allowlist",), "bool"),

@@ -83,6 +83,7 @@ class Settings:
     wechat_timeout: float
     dedup_ttl: int
     store_url: Secret
+    store_fallback_url: str
     api_base_url: str
     internal_secret: Secret
     load_entry_points: bool

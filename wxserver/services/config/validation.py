@@ -78,6 +78,7 @@ def validate(tree: dict[str, Any]) -> Settings:
         dedup_ttl=dedup_ttl,
         # A Redis URL may carry a password.
         store_url=Secret(str(tree["store_url"])),
+        store_fallback_url=str(tree["store_fallback_url"]),
         api_base_url=_base_url(tree["api_base_url"]),
         internal_secret=_internal_secret(tree["internal_secret"]),
         load_entry_points=bool(tree["load_entry_points"]),

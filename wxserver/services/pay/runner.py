@@ -79,8 +79,17 @@ class PayRunner:
         """Start the run; its Future when on a thread here, None when queued as a job."""
         job = PayJob(rule.name, notification, token)
         if rule.background and self._task is not None:
-            self._task(job)
-            return None
+            try:
+                self._task(job)
+            except Exception as error:  # the queue's client raises its own error types
+                log.warning(
+                    "pay job for %s could not be queued (%s: %s); running it in this process",
+                    notification.id,
+                    type(error).__name__,
+                    error,
+                )
+            else:
+                return None
         return self._pool.submit(self.run, job)
 
     def run(self, job: PayJob) -> Ran:
