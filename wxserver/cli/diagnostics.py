@@ -41,6 +41,7 @@ from wxserver.services.doctor import (
     masked_url,
     when,
 )
+from wxserver.services.pay.checks import check_pay
 
 OPERATORS = ("DEFAULT", "CHINANET", "UNICOM", "CAP")
 NO_CALLBACK_URL = 40201
@@ -211,6 +212,9 @@ def doctor(env: str | None, account_name: str | None, url: str | None, retry: bo
         check_menu(account, router, checks)
     checks.section("job worker")
     check_worker(settings, store, routers, checks)
+    if settings.pay is not None and not account_name:
+        sets = [hs for router in routers.values() for hs in router.handler_sets]
+        check_pay(settings.pay, sets, checks)
     if url:
         target = next((a for a in accounts if a.path == urlsplit(url).path), accounts[0])
         checks.section(f"callback URL {url}")

@@ -148,6 +148,13 @@ def check_worker(
         checks.note("job worker: none needed; jobs run in the server's process (memory:// store)")
         return
     needed = any(rule.background for router in routers.values() for rule in router.rules)
+    # A WeChat Pay handler with background=True is a job of the worker too.
+    needed = needed or any(
+        rule.background
+        for router in routers.values()
+        for handler_set in router.handler_sets
+        for rule in handler_set.pay_rules
+    )
     try:
         needed = needed or bool(huey.pending_count())
     except Exception as exc:  # the queue is unreachable: the store check says why

@@ -27,10 +27,11 @@ from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs
 from wxserver.services.logs import configure_logging
 from wxserver.services.metrics import Metrics
 from wxserver.services.netcheck import NetworkCheck
+from wxserver.services.pay.merchant import pay_pipeline
 from wxserver.services.plugins import load_handler_sets
 from wxserver.services.queue import make_huey
 from wxserver.services.store import Store, open_shared_store
-from wxserver.web import callback, errors, health, internal, jssdk, oauth
+from wxserver.web import callback, errors, health, internal, jssdk, oauth, pay
 from wxserver.web import metrics as metrics_views
 from wxserver.web.direct import WxFlask
 from wxserver.web.pipeline import CallbackPipeline
@@ -74,6 +75,19 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
         )
         for name, services in accounts.items()
     }
+    # WeChat Pay's notify URL, handled by the pay rules of every account's handler sets.
+    merchant = settings.pay
+    notify = (
+        pay_pipeline(
+            merchant,
+            store,
+            metrics,
+            [hs for services in accounts.values() for hs in services.router.handler_sets],
+            huey,
+        )
+        if merchant is not None
+        else None
+    )
     server = WxServer(
         settings=settings,
         store=store,
@@ -87,6 +101,7 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
             for name, services in accounts.items()
             if services.api is not None
         },
+        pay=notify,
     )
     app.extensions[EXTENSION] = server
     app.register_blueprint(callback.blueprint(routes))
@@ -95,6 +110,8 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     app.register_blueprint(jssdk.blueprint)
     app.register_blueprint(oauth.blueprint)
     app.register_blueprint(metrics_views.blueprint)
+    if merchant is not None and notify is not None:
+        app.register_blueprint(pay.blueprint(notify, merchant.path, settings.max_body_size))
     errors.register(app)
     app.serve_directly(routes.values())
     return server

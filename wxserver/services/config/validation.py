@@ -14,6 +14,7 @@ from wxserver.protocol.errors import ConfigError, IllegalAesKeyError
 from wxserver.protocol.secret import Secret
 from wxserver.services.addresses import parse_network
 from wxserver.services.config.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
+from wxserver.services.config.merchant import merchant
 from wxserver.services.config.model import Account, Settings, TokenMode
 from wxserver.services.exchange import Continuation
 
@@ -84,6 +85,7 @@ def validate(tree: dict[str, Any]) -> Settings:
         callback_ip_allowlist=_callback_ip_allowlist(tree["callback_ip_allowlist"], accounts),
         trusted_proxies=_trusted_proxies(tree),
         accounts=accounts,
+        pay=merchant(tree.get("pay") or {}, tuple(paths)),
     )
 
 
