@@ -14,12 +14,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The Procfile's two processes: the job worker in the background, gunicorn in the foreground;
-# Ctrl-C stops both.
+# The Procfile's two processes, both in the background of one shell that waits for them. A
+# SIGTERM to make (which make passes on to this shell) or Ctrl-C runs the trap: both are stopped
+# and waited for, so nothing of the run is left behind. The trap is set before either starts.
 run: $(VENV)/.installed
+	trap 'kill -TERM $$web $$worker 2>/dev/null; wait; exit 143' INT TERM; \
 	$(BIN)/wxserver worker --env development & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/wxserver run --env development
+	$(BIN)/wxserver run --env development & web=$$!; \
+	wait $$web; status=$$?; kill -TERM $$worker 2>/dev/null; wait; exit $$status
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
