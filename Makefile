@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit
+.PHONY: run test lint typecheck unit system-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,4 +33,19 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The programs the tests start or call for real, as program:Debian package. Checked first, so
+# that a machine without one is told so in one line rather than by failures minutes later.
+SYSTEM_PROGRAMS := nginx:nginx redis-server:redis-server openssl:openssl systemd-analyze:systemd
+
+system-check:
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+	    command -v $${pair%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${pair%%:*} ] \
+	        || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "make test: the tests need the system packages$$missing;" \
+	        "install them with: sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	fi
+
+test: system-check lint typecheck unit
