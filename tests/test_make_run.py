@@ -91,9 +91,12 @@ def test_make_run_stop_leaves_no_process_behind(stop: str, tmp_path: Path) -> No
         wait_for_port(port, make, timeout=30)
         _wait_for_worker(log, make)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
-        started = _descendants(make.pid)
-        # The recipe's shell, the job worker, gunicorn's master and its two workers.
-        assert len(started) >= 5, started
+        # The recipe's shell, the job worker, gunicorn's master and its two workers (which the
+        # master forks once it listens).
+        deadline = time.monotonic() + 30
+        while len(started := _descendants(make.pid)) < 5:
+            assert time.monotonic() < deadline, started
+            time.sleep(0.1)
         STOPS[stop](make.pid)
         make.wait(timeout=30)
         left = {pid for pid, when in started.items() if _start_time(pid) == when}
