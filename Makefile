@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit
+.PHONY: run test lint typecheck unit system-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The Procfile's two processes: the job worker in the background, gunicorn in the foreground;
-# Ctrl-C stops both.
+# The Procfile's two processes, both in the background of one shell that waits for them. A
+# SIGTERM to make (which make passes on to this shell) or Ctrl-C runs the trap: both are stopped
+# and waited for, so nothing of the run is left behind. The trap is set before either starts.
 run: $(VENV)/.installed
+	trap 'kill -TERM $$web $$worker 2>/dev/null; wait; exit 143' INT TERM; \
 	$(BIN)/wxserver worker --env development & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/wxserver run --env development
+	$(BIN)/wxserver run --env development & web=$$!; \
+	wait $$web; status=$$?; kill -TERM $$worker 2>/dev/null; wait; exit $$status
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -31,4 +33,19 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The programs the tests start or call for real, as program:Debian package. Checked first, so
+# that a machine without one is told so in one line rather than by failures minutes later.
+SYSTEM_PROGRAMS := nginx:nginx redis-server:redis-server openssl:openssl systemd-analyze:systemd
+
+system-check:
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+	    command -v $${pair%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${pair%%:*} ] \
+	        || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "make test: the tests need the system packages$$missing;" \
+	        "install them with: sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	fi
+
+test: system-check lint typecheck unit

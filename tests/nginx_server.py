@@ -67,25 +67,33 @@ def _swap(text: str, old: str, new: str, *, source: Path) -> str:
     return text.replace(old, new)
 
 
+# Where the site reads the certificate and serves the challenge files from: the test puts them
+# at the same paths inside its own prefix, as an admin puts them at these.
+CERTIFICATE = "/etc/ssl/wxserver/fullchain.pem"
+CERTIFICATE_KEY = "/etc/ssl/wxserver/privkey.pem"
+WEBROOT = "/var/www/acme"
+
+
 def render_site(
     source: str,
     *,
     http_port: int,
     https_port: int,
     upstream: str,
-    certificate: Path,
-    key: Path,
+    root: Path,
     access_log: Path,
     error_log: Path,
     request_buffering: bool = True,
 ) -> str:
-    """config/nginx/wxserver.conf with the test's ports, upstream, certificate and logs."""
+    """config/nginx/wxserver.conf with the test's ports, upstream and logs, and its certificate
+    and webroot paths inside ``root``."""
     swaps = [
         ("listen 80;", f"listen 127.0.0.1:{http_port};"),
         ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
         ("server 127.0.0.1:8000;", f"server {upstream};"),
-        ("/etc/ssl/wxserver/CHANGE-ME-fullchain.pem;", f"{certificate};"),
-        ("/etc/ssl/wxserver/CHANGE-ME-privkey.pem;", f"{key};"),
+        (f" {CERTIFICATE};", f" {root}{CERTIFICATE};"),
+        (f" {CERTIFICATE_KEY};", f" {root}{CERTIFICATE_KEY};"),
+        (f"root {WEBROOT};", f"root {root}{WEBROOT};"),
         ("/var/log/nginx/wxserver.access.log ", f"{access_log} "),
         ("/var/log/nginx/wxserver.error.log ", f"{error_log} "),
     ]
@@ -94,7 +102,7 @@ def render_site(
     source = _directives(source)
     for old, new in swaps:
         source = _swap(source, old, new, source=SITE)
-    for production_only in ("CHANGE-ME-", "/var/log/", ":8000"):
+    for production_only in ("/var/log/", ":8000"):
         if production_only in source:
             raise ValueError(f"{SITE.relative_to(ROOT)}: {production_only!r} was not swapped")
     return source
@@ -135,9 +143,9 @@ def site_directive(name: str, *, block: str | None = None) -> str:
     return str(values[0]).strip()
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
+def make_certificate(certificate: Path, key: Path) -> None:
     """A self-signed certificate for 127.0.0.1 and localhost, valid for one day."""
-    certificate, key = folder / "cert.pem", folder / "key.pem"
+    certificate.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             "openssl",
@@ -164,7 +172,6 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         timeout=30,
     )
     key.chmod(0o600)
-    return certificate, key
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,7 @@ class Nginx:
     http_port: int
     https_port: int
     certificate: Path
+    webroot: Path
     access_log: Path
     error_log: Path
     process: subprocess.Popen[bytes]
@@ -220,7 +228,10 @@ def nginx(upstream: str, *, request_buffering: bool = True) -> Iterator[Nginx]:
     prefix = Path(tempfile.mkdtemp(prefix="wxserver-nginx-"))
     prefix.chmod(0o755)
     try:
-        certificate, key = make_certificate(prefix)
+        certificate, key = prefix / CERTIFICATE[1:], prefix / CERTIFICATE_KEY[1:]
+        make_certificate(certificate, key)
+        webroot = prefix / WEBROOT[1:]
+        (webroot / ".well-known" / "acme-challenge").mkdir(parents=True)
         http_port, https_port = free_port(), free_port()
         while https_port == http_port:
             https_port = free_port()
@@ -232,8 +243,7 @@ def nginx(upstream: str, *, request_buffering: bool = True) -> Iterator[Nginx]:
                 http_port=http_port,
                 https_port=https_port,
                 upstream=upstream,
-                certificate=certificate,
-                key=key,
+                root=prefix,
                 access_log=access_log,
                 error_log=error_log,
                 request_buffering=request_buffering,
@@ -266,6 +276,7 @@ def nginx(upstream: str, *, request_buffering: bool = True) -> Iterator[Nginx]:
                 http_port=http_port,
                 https_port=https_port,
                 certificate=certificate,
+                webroot=webroot,
                 access_log=access_log,
                 error_log=error_log,
                 process=process,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def procfile() -> dict[str, list[str]]:
+    """The Procfile's processes: name -> command line, as a platform would run them."""
+    lines = (ROOT / "Procfile").read_text("utf-8").splitlines()
+    entries = [line.split(":", 1) for line in lines if line.strip() and not line.startswith("#")]
+    return {name.strip(): shlex.split(command) for name, command in entries}
+
+
+def installed(command: list[str]) -> list[str]:
+    """``command`` with its program taken from this test run's virtualenv."""
+    return [str(BIN / command[0]), *command[1:]]
 
 
 def free_port() -> int:
@@ -71,7 +84,7 @@ def job_worker(
     with tempfile.NamedTemporaryFile(prefix="wxserver-worker-", suffix=".log") as scratch:
         log = open(log_path, "wb") if log_path is not None else scratch  # noqa: SIM115
         process = subprocess.Popen(
-            [str(BIN / "wxserver"), "worker"],
+            installed(procfile()["worker"]),
             cwd=ROOT,
             env=clean_env(env),
             stdout=log,
@@ -100,7 +113,7 @@ def job_worker(
 
 @contextmanager
 def gunicorn(env: Mapping[str, str], *, workers: int = 2, capture: bool = True) -> Iterator[Server]:
-    """Start ``gunicorn -c config/gunicorn.conf.py wsgi:app`` (the Procfile's command).
+    """Start the Procfile's web command: gunicorn with the settings shipped in the package.
 
     With ``capture`` the output is readable from ``process.stdout``/``stderr``; without, it goes
     to a file, so a test sending many requests never fills a pipe nobody reads.
@@ -118,7 +131,7 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2, capture: bool = True) 
     )
     output = open(f"{scratch}/gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
+        installed(procfile()["web"]),
         cwd=ROOT,
         env=full_env,
         stdout=subprocess.PIPE if capture else output,

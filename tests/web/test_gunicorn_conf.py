@@ -1,4 +1,5 @@
-"""config/gunicorn.conf.py: its settings, how they fit nginx's, and a graceful shutdown."""
+"""The gunicorn settings shipped in the package: their values, how they fit nginx's, $PORT, and a
+graceful shutdown."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from tests.support import AES_KEY, APP_ID, TOKEN
 from wxserver.services.config import load_settings
 from wxserver.testing import build_message, open_reply, sign_request
 
-CONF = ROOT / "config" / "gunicorn.conf.py"
+CONF = "wxserver.web.gunicorn_conf"
+CONF_FILE = ROOT / "wxserver" / "web" / "gunicorn_conf.py"
+REPO_ENTRY = ROOT / "config" / "gunicorn.conf.py"
 # WeChat drops a request that has no reply after this many seconds, and sends it again.
 WECHAT_DEADLINE = 5
 ENV = {
@@ -36,14 +39,14 @@ ACCOUNT = load_settings(ENV).account("default")
 
 
 def _conf(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str, Any]:
-    for name in ("WX_BIND", "WEB_CONCURRENCY", "WX_TRUSTED_PROXIES"):
+    """The settings as gunicorn reads them, the module run afresh in ``environ``."""
+    for name in ("WX_BIND", "PORT", "WEB_CONCURRENCY", "WX_TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
-    # The file sets PROMETHEUS_MULTIPROC_DIR for the server it configures. Set through monkeypatch
-    # first (empty: the file then makes a folder of its own), so the change is undone afterwards.
+    # Empty: the settings then name a metrics folder of the server's own.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(CONF))
+    return runpy.run_path(str(CONF_FILE))
 
 
 def _seconds(value: str) -> int:
@@ -75,6 +78,52 @@ def test_gunicorn_conf_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert conf["bind"] == "127.0.0.1:9001"
     assert conf["workers"] == 3
     assert conf["forwarded_allow_ips"] == "10.0.0.2,10.0.0.3"
+
+
+@pytest.mark.parametrize(
+    ("environ", "bind"),
+    [
+        ({}, "127.0.0.1:8000"),
+        ({"PORT": "5123"}, "0.0.0.0:5123"),
+        ({"PORT": "5123", "WX_BIND": "127.0.0.1:9002"}, "127.0.0.1:9002"),
+    ],
+    ids=["loopback-behind-nginx", "platform-port", "wx-bind-wins"],
+)
+def test_gunicorn_conf_bind(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], bind: str
+) -> None:
+    assert _conf(monkeypatch, **environ)["bind"] == bind
+
+
+def test_gunicorn_conf_bad_port_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="PORT is 'http'"):
+        _conf(monkeypatch, PORT="http")
+
+
+def test_gunicorn_conf_names_a_metrics_folder_without_making_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = _conf(monkeypatch)
+    # gunicorn sets it in the master before it builds the app; reading the module changes nothing.
+    assert conf["raw_env"] == [f"PROMETHEUS_MULTIPROC_DIR={conf['METRICS_DIR']}"]
+    assert not os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    assert not Path(conf["METRICS_DIR"]).exists()
+    given = _conf(monkeypatch, PROMETHEUS_MULTIPROC_DIR="/srv/metrics")
+    assert (given["METRICS_DIR"], given["raw_env"]) == ("/srv/metrics", [])
+
+
+def test_gunicorn_conf_repo_entry_is_the_packaged_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/srv/metrics")
+    packaged = runpy.run_path(str(CONF_FILE))
+    entry = runpy.run_path(str(REPO_ENTRY))
+    settings = [
+        *("bind", "workers", "worker_class", "threads", "preload_app", "timeout"),
+        *("graceful_timeout", "keepalive", "access_log_format", "logger_class"),
+    ]
+    assert {name: entry[name] for name in settings} == {name: packaged[name] for name in settings}
+    assert entry["on_starting"].__module__ == CONF
 
 
 def test_gunicorn_conf_times_fit_wechat_and_nginx(monkeypatch: pytest.MonkeyPatch) -> None:

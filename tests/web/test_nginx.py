@@ -180,6 +180,32 @@ def test_nginx_tls13_is_offered(edge: Nginx) -> None:
         assert tls.version() == "TLSv1.3"
 
 
+def test_nginx_http_serves_acme_challenge_from_the_webroot(edge: Nginx) -> None:
+    token = secrets.token_urlsafe(16)
+    challenge = edge.webroot / ".well-known" / "acme-challenge" / token
+    challenge.write_text(f"{token}.account-thumbprint")
+    with _client(edge) as client:
+        found = client.get(
+            f"{edge.http_url}/.well-known/acme-challenge/{token}", headers={"User-Agent": token}
+        )
+        missing = client.get(f"{edge.http_url}/.well-known/acme-challenge/absent-{len(token)}")
+    assert found.status_code == 200
+    assert found.text == f"{token}.account-thumbprint"
+    assert found.headers["content-type"] == "text/plain"
+    # Read from disk: gunicorn never saw it.
+    tail = _tail(_log_line(edge, token))
+    assert (tail["upstream_addr"], tail["upstream_status"]) == ("-", "-")
+    assert missing.status_code == 404
+
+
+def test_nginx_http_passes_the_callback_without_redirect(edge: Nginx) -> None:
+    with _client(edge) as client:
+        response = client.get(f"{edge.http_url}/wechat", params=sign_handshake(ACCOUNT, "plain80"))
+    assert response.status_code == 200
+    assert response.content == b"plain80"
+    assert not response.history
+
+
 def test_nginx_http_redirects_other_paths_to_https(edge: Nginx) -> None:
     with _client(edge) as client:
         plain = client.get(f"{edge.http_url}/somewhere?a=1")

@@ -15,8 +15,10 @@ from wxserver.protocol.handlers import HandlerSet
 from wxserver.services.api.account import api_client, owner_of
 from wxserver.services.api.client import WeChatAPI
 from wxserver.services.config import Account, Settings, load_settings
+from wxserver.services.config.environment import unknown_names
 from wxserver.services.doctor import no_api_reason
 from wxserver.services.plugins import load_handler_sets
+from wxserver.services.startup import debug_requested, failure_report
 from wxserver.services.store import open_store
 from wxserver.services.tokens import TokenOwner, TokenUnavailableError
 
@@ -28,21 +30,48 @@ account_option = click.option(
 )
 
 
-def settings_for(env: str | None) -> Settings:
-    """The configuration as the server reads it, with ``--env`` over $WX_ENV; one-line errors."""
+def settings_for(env: str | None, *, warn: bool = True) -> Settings:
+    """The configuration as the server reads it, with ``--env`` over $WX_ENV; one-line errors.
+
+    An environment named with ``--env`` must have its file. ``warn``: tell the WX_ variables
+    that name no setting, on stderr.
+    """
     environ = dict(os.environ)
     if env:
         environ["WX_ENV"] = env
+    if warn:
+        for note in unknown_names(environ):
+            click.echo(f"warning: {note}", err=True)
     try:
-        return load_settings(environ)
+        return load_settings(environ, require_file=bool(env))
     except WxServerError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+
+
+@contextmanager
+def reported_start() -> Iterator[None]:
+    """Stop a start-up that fails on a bad setting or plugin with the one-paragraph report.
+
+    The same paragraph gunicorn and ``flask run`` print (:mod:`wxserver.services.startup`), and
+    exit status 1; with WX_DEBUG (``wxserver --debug``) the error goes on, traceback and all.
+    """
+    try:
+        yield
+    except WxServerError as exc:
+        if debug_requested():
+            raise
+        click.echo(failure_report(exc), err=True)
+        raise SystemExit(1) from None
 
 
 def handler_sets(settings: Settings, account: Account) -> list[HandlerSet]:
     """The account's handler sets; a plugin that fails to load is a one-line CLI error."""
     try:
-        return load_handler_sets(account.plugins, use_entry_points=settings.load_entry_points)
+        return load_handler_sets(
+            account.plugins,
+            use_entry_points=settings.load_entry_points,
+            search_path=settings.plugin_path,
+        )
     except PluginError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,8 +1,9 @@
 """``wxserver run`` and ``wxserver worker``: the Procfile's two processes.
 
-``run`` replaces the process with ``gunicorn -c config/gunicorn.conf.py 'wxserver:create_app()'``,
-so ``wxserver run`` and a production deployment serve alike: same worker settings, same metrics
-set-up (which must happen before any metrics code is imported), same graceful shutdown.
+``run`` replaces the process with gunicorn started as the Procfile starts it, with the settings
+shipped in the package (``-c python:wxserver.web.gunicorn_conf``), so ``wxserver run`` from any
+directory and a production deployment serve alike: same worker settings, same metrics set-up
+(which must happen before any metrics code is imported), same graceful shutdown.
 """
 
 from __future__ import annotations
@@ -14,53 +15,62 @@ from pathlib import Path
 
 import click
 
-from wxserver.cli.common import handler_sets, settings_for
-from wxserver.protocol.errors import WxServerError
+from wxserver.cli.common import reported_start
 from wxserver.services import heartbeat
 from wxserver.services.account import handler_set_names
+from wxserver.services.config import load_settings
 from wxserver.services.logs import configure_logging
+from wxserver.services.plugins import load_handler_sets
 from wxserver.services.queue import consumer_options
 from wxserver.web.app import create_app
+from wxserver.web.gunicorn_conf import listen_address
 
-CONFIG_FILE = Path("config/gunicorn.conf.py")
+# gunicorn's settings, found wherever the package is installed.
+GUNICORN_SETTINGS = "python:wxserver.web.gunicorn_conf"
 APP = "wxserver:create_app()"
 
 
-def gunicorn_command(config_file: Path = CONFIG_FILE) -> list[str]:
+def gunicorn_command(settings: str = GUNICORN_SETTINGS) -> list[str]:
     """The command line that serves the app."""
     found = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which(
         "gunicorn"
     )
     if found is None:
-        raise FileNotFoundError("gunicorn is not installed in this environment")
-    command = [found]
-    if config_file.is_file():
-        command += ["-c", str(config_file)]
-    return [*command, APP]
+        raise click.ClickException("gunicorn is not installed in this environment")
+    return [found, "-c", settings, APP]
 
 
-def serve(bind: str, *, workers: int | None = None, config_file: Path = CONFIG_FILE) -> None:
+def serve(bind: str, *, workers: int | None = None) -> None:
     """Replace this process with gunicorn bound to ``bind``."""
     os.environ["WX_BIND"] = bind
     if workers is not None:
         os.environ["WEB_CONCURRENCY"] = str(workers)
-    command = gunicorn_command(config_file)
+    command = gunicorn_command()
     os.execv(command[0], command)  # noqa: S606 - the command is built above, not from input
 
 
 @click.command()
 @click.option("--env", help="Configuration to use (config/<env>.toml); default: $WX_ENV.")
-@click.option("--bind", help="host:port to listen on; default: the 'bind' setting.")
-@click.option("--workers", type=int, help="gunicorn worker processes; default: the config file's.")
+@click.option("--bind", help="host:port to listen on; default: WX_BIND, $PORT, the setting.")
+@click.option("--workers", type=int, help="gunicorn worker processes; default: WEB_CONCURRENCY.")
 def run(env: str | None, bind: str | None, workers: int | None) -> None:
     """Serve with gunicorn, as the Procfile does, on the configured address."""
     if env:
         os.environ["WX_ENV"] = env
-    settings = settings_for(env)
-    # Checked here too, so a bad plugin is one clear line rather than gunicorn's boot traceback.
-    for account in settings.accounts:
-        handler_sets(settings, account)
-    serve(bind or settings.bind, workers=workers)
+    # Checked here too, so that a bad setting or plugin stops before gunicorn starts.
+    with reported_start():
+        settings = load_settings(require_file=bool(env))
+        for account in settings.accounts:
+            load_handler_sets(
+                account.plugins,
+                use_entry_points=settings.load_entry_points,
+                search_path=settings.plugin_path,
+            )
+    try:
+        address = bind or listen_address(os.environ, settings.bind)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve(address, workers=workers)
 
 
 @click.command()
@@ -70,11 +80,9 @@ def worker(env: str | None, threads: int) -> None:
     """Run deferred handlers (the Procfile's worker): consume the job queue beside the store."""
     if env:
         os.environ["WX_ENV"] = env
-    settings_for(env)
-    try:
+    with reported_start():
+        load_settings(require_file=bool(env))
         app = create_app()
-    except WxServerError as exc:
-        raise click.ClickException(str(exc)) from None
     huey = app.extensions["wxserver"].huey
     if huey is None:
         raise click.ClickException(

@@ -1,7 +1,7 @@
 """Prometheus metrics: what an operator needs to see a problem before WeChat's alarm does.
 
 Each app owns its metrics in its own registry (no module-level state, so tests can build many
-apps). Under gunicorn, ``config/gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` and
+apps). Under gunicorn, ``wxserver/web/gunicorn_conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` and
 prometheus-client's multiprocess mode sums every worker's values at scrape time.
 
 The MP console's alarm categories (接口报警), and what shows each one coming from this side:
@@ -82,6 +82,8 @@ class Metrics:
         # Decided once, as the app is built: gunicorn's config file sets the folder before that.
         self.multiprocess_dir = (os.environ if environ is None else environ).get(MULTIPROCESS_ENV)
         if self.multiprocess_dir:
+            # gunicorn's settings name the folder; the first app to use it makes it.
+            os.makedirs(self.multiprocess_dir, exist_ok=True)
             _use_fork_aware_values()
         r = self.registry
         self.requests = Counter(

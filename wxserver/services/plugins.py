@@ -8,8 +8,10 @@ sorted by name. A set that cannot be loaded stops start-up with a message naming
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 from wxserver.protocol.errors import PluginError
 from wxserver.protocol.handlers import HandlerSet
@@ -57,13 +59,29 @@ def _load_entry_point(entry: EntryPoint) -> HandlerSet:
     return _check(obj, f"entry point {entry.name!r}")
 
 
+def extend_search_path(folders: Sequence[str]) -> None:
+    """Put ``folders`` (WX_PLUGIN_PATH) in front of ``sys.path``, in order, each once.
+
+    A plugin that is not installed as a package is imported from one of them, as PYTHONPATH
+    would; relative folders are taken from the current directory.
+    """
+    for folder in reversed([str(Path(folder).absolute()) for folder in folders]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
 def load_handler_sets(
     specs: Sequence[str],
     *,
     use_entry_points: bool = True,
     installed: Iterable[EntryPoint] | None = None,
+    search_path: Sequence[str] = (),
 ) -> list[HandlerSet]:
-    """Return the handler sets named by ``specs`` then the other installed entry points."""
+    """Return the handler sets named by ``specs`` then the other installed entry points.
+
+    ``search_path``: folders to import plugins from besides the installed packages.
+    """
+    extend_search_path(search_path)
     available = {
         entry.name: entry
         for entry in (entry_points(group=GROUP) if installed is None else installed)

@@ -7,6 +7,7 @@ each part once, in that order, every part from the ones before it, and stores th
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 from wxserver.protocol.callback import CallbackProtocol, Kind
-from wxserver.protocol.errors import ConfigError
+from wxserver.protocol.errors import ConfigError, WxServerError
 from wxserver.protocol.handlers import HandlerSet
 from wxserver.protocol.routing import Router
 from wxserver.services.account import AccountServices
@@ -22,6 +23,7 @@ from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.answering import Answerer
 from wxserver.services.api.account import api_client
 from wxserver.services.config import Settings, load_settings
+from wxserver.services.config.environment import unknown_names
 from wxserver.services.delivery import Delivery
 from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs
 from wxserver.services.logs import configure_logging
@@ -30,6 +32,7 @@ from wxserver.services.netcheck import NetworkCheck
 from wxserver.services.pay.merchant import pay_pipeline
 from wxserver.services.plugins import load_handler_sets
 from wxserver.services.queue import make_huey
+from wxserver.services.startup import report_when_uncaught
 from wxserver.services.store import Store, open_shared_store
 from wxserver.web import callback, errors, health, internal, jssdk, oauth, pay
 from wxserver.web import metrics as metrics_views
@@ -37,17 +40,30 @@ from wxserver.web.direct import WxFlask
 from wxserver.web.pipeline import CallbackPipeline
 from wxserver.web.state import EXTENSION, WxServer
 
+log = logging.getLogger("wxserver.config")
+
 
 def create_app(
     config: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
 ) -> Flask:
-    """Build the WSGI app. ``config`` overrides every other layer (tests use it)."""
-    settings = load_settings(os.environ if environ is None else environ, config)
-    configure_logging(settings.log_format)
-    app = WxFlask("wxserver")
-    init_app(app, settings)
+    """Build the WSGI app. ``config`` overrides every other layer (tests use it).
+
+    A bad setting or plugin raises its WxServerError; if nothing catches it, the process ends
+    with the one-paragraph report instead of a traceback (see :mod:`wxserver.services.startup`).
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        settings = load_settings(environ, config)
+        configure_logging(settings.log_format)
+        for note in unknown_names(environ):
+            log.warning("%s", note)
+        app = WxFlask("wxserver")
+        init_app(app, settings)
+    except WxServerError as exc:
+        report_when_uncaught(exc)
+        raise
     return app
 
 
@@ -127,7 +143,9 @@ def account_services(
     for account in settings.accounts:
         if account.plugins not in loaded:
             loaded[account.plugins] = load_handler_sets(
-                account.plugins, use_entry_points=settings.load_entry_points
+                account.plugins,
+                use_entry_points=settings.load_entry_points,
+                search_path=settings.plugin_path,
             )
         services[account.name] = AccountServices(
             account,

@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "callback_ip_allowlist": False,
     # Peers whose X-Forwarded-For is believed: nginx on this machine. gunicorn reads it too.
     "trusted_proxies": ["127.0.0.1", "::1"],
+    # Folders searched for plugin modules before the installed packages (like PYTHONPATH).
+    "plugin_path": [],
+    # The job worker runs on another host or container, so a local store cannot be its queue.
+    # On by default where DYNO is set (Heroku, Dokku: a container per Procfile process).
+    "worker_elsewhere": False,
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
     # The WeChat Pay merchant whose notifications this server receives; off without mch_id.
     "pay": {},
@@ -87,4 +92,6 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_PAY_CERT_SERIAL": (("pay", "cert_serial"), "str"),
     "WX_PAY_PATH": (("pay", "path"), "str"),
     "WX_PAY_API_BASE_URL": (("pay", "api_base_url"), "str"),
+    "WX_PLUGIN_PATH": (("plugin_path",), "paths"),
+    "WX_WORKER_ELSEWHERE": (("worker_elsewhere",), "bool"),
 }

@@ -91,6 +91,10 @@ class Settings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     accounts: tuple[Account, ...]
     pay: Merchant | None = None
+    # Folders put in front of sys.path before the plugins are imported (WX_PLUGIN_PATH).
+    plugin_path: tuple[str, ...] = ()
+    # The job worker runs on another host (WX_WORKER_ELSEWHERE, or DYNO set).
+    worker_elsewhere: bool = False
 
     def account(self, name: str) -> Account:
         """Return the account called ``name``."""

@@ -86,7 +86,28 @@ def validate(tree: dict[str, Any]) -> Settings:
         trusted_proxies=_trusted_proxies(tree),
         accounts=accounts,
         pay=merchant(tree.get("pay") or {}, tuple(paths)),
+        plugin_path=_string_list(tree, ("plugin_path",), what="folders"),
+        worker_elsewhere=_shared_queue(tree["worker_elsewhere"], str(tree["store_url"])),
     )
+
+
+def _shared_queue(worker_elsewhere: Any, store_url: str) -> bool:
+    """Refuse a queue the worker cannot reach: a local store with the worker on another host."""
+    if not isinstance(worker_elsewhere, bool):
+        raise ConfigError(
+            _label("worker_elsewhere"), f"is {worker_elsewhere!r}", "Use true or false."
+        )
+    scheme = store_url.partition(":")[0].strip().lower()
+    if worker_elsewhere and scheme in ("lmdb", "sqlite"):
+        raise ConfigError(
+            _label("store_url"),
+            f"is a {scheme}:// store on this host's disk, but the job worker runs on another host "
+            "(WX_WORKER_ELSEWHERE, on by default where DYNO is set: a container per Procfile "
+            "process), so the jobs queued beside the store would never reach it",
+            "Set WX_STORE_URL to a Redis URL that web and worker share, e.g. "
+            "redis://host:6379/0 (on Heroku: the Redis add-on's REDIS_URL).",
+        )
+    return worker_elsewhere
 
 
 def _check_continuation(account: Account, wechat_timeout: float) -> None:
