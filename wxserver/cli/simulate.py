@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 
 from wxserver.cli.common import settings_for
+from wxserver.cli.simulate_web import DEFAULT_PORT, serve_page
 from wxserver.protocol.callback import Mode
 from wxserver.protocol.errors import WxServerError
 from wxserver.protocol.simulate import (
@@ -55,6 +57,13 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 @click.option("--from-user", default="oWxServerSimulatedUser00000", show_default=True)
 @click.option("--field", "extra", multiple=True, metavar="NAME=VALUE", help="Extra XML fields.")
 @click.option("--handshake", is_flag=True, help="Send the GET handshake instead of a message.")
+@click.option("--web", is_flag=True, help="Serve a WeChat chat page on 127.0.0.1 instead.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, help="The page's port (--web).")
+@click.option(
+    "--server-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file the server logs to, where the page reads which handler answered (--web).",
+)
 def simulate(
     url: str | None,
     env: str | None,
@@ -67,6 +76,9 @@ def simulate(
     from_user: str,
     extra: tuple[str, ...],
     handshake: bool,
+    web: bool,
+    port: int,
+    server_log: Path | None,
 ) -> None:
     """Send a correctly signed message to a running server and print the decrypted reply."""
     settings = settings_for(env)
@@ -75,6 +87,9 @@ def simulate(
     except KeyError:
         raise click.ClickException(f"no account named {account_name!r}") from None
     url = url or f"http://{settings.bind}{account.path}"
+    if web:
+        serve_page(settings, account, url, port, server_log)
+        return
     fields: dict[str, Any] = dict(SAMPLE_FIELDS.get(msg_type, {}))
     if msg_type == "text":
         fields["Content"] = content
