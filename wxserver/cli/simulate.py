@@ -58,7 +58,13 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 @click.option("--field", "extra", multiple=True, metavar="NAME=VALUE", help="Extra XML fields.")
 @click.option("--handshake", is_flag=True, help="Send the GET handshake instead of a message.")
 @click.option("--web", is_flag=True, help="Serve a WeChat chat page on 127.0.0.1 instead.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, help="The page's port (--web).")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The page's port on 127.0.0.1 (--web).",
+)
 @click.option(
     "--server-log",
     type=click.Path(dir_okay=False, path_type=Path),

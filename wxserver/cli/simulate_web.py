@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -23,6 +24,16 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM stops as Ctrl-C does: the server closes, the command ends
 
 
+def _check_free(port: int) -> None:
+    # Werkzeug would print its own two lines and exit; a busy port is one line here.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
+
+
 def serve_page(
     settings: Settings, account: Account, url: str, port: int, server_log: Path | None
 ) -> None:
@@ -31,10 +42,8 @@ def serve_page(
         app = create_simulator(settings, account, url, port=port, server_log=server_log)
     except ProductionSettingsError as exc:
         raise click.ClickException(f"the simulator refuses to start: {exc}") from None
-    try:
-        server = make_server(HOST, port, app, threaded=True)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
+    _check_free(port)
+    server = make_server(HOST, port, app, threaded=True)
     # One line per message of our own instead of one per HTTP request (the page polls).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("wxserver.simulator")

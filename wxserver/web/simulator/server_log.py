@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _TEXT_LINE = re.compile(
-    r" wxserver\.request account=(?P<account>\S+) method=(?P<method>\S+) mode=(?P<mode>\S+)"
-    r" type=(?P<type>\S+) event=(?P<event>.*?) event_key=(?P<event_key>.*?)"
+    r"(?:^|\s)wxserver\.request account=(?P<account>\S+) method=(?P<method>\S+)"
+    r" mode=(?P<mode>\S+) type=(?P<type>\S+) event=(?P<event>.*?) event_key=(?P<event_key>.*?)"
     r" msg_id=(?P<msg_id>\S+) handler=(?P<handler>\S+) outcome=(?P<outcome>\S+)"
     r" status=(?P<status>\d+) duration_ms=(?P<duration_ms>[0-9.]+)"
 )
