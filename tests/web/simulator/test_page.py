@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.web.simulator.stack import PLACEHOLDER, Stack
@@ -101,6 +102,24 @@ def test_page_follow_events_and_uploads(page: Page) -> None:
     expect(log).to_have_count(start + 6)
     expect(log.nth(start + 4)).to_contain_text("simulated_media_id")
     expect(log.nth(start + 5)).to_have_text("image\nseen 1")
+
+
+@pytest.mark.parametrize(
+    ("button", "reply"),
+    [
+        ("Scan", "event SCAN promo"),
+        ("Location", "event LOCATION"),
+        ("Voice", "voice"),
+        ("Unfollow", "event unsubscribe"),
+        ("发送位置", "event location_select MENU_LOCATION"),
+    ],
+)
+def test_page_event_buttons(page: Page, button: str, reply: str) -> None:
+    log = conversation(page)
+    start = log.count()
+    page.get_by_role("button", name=button, exact=True).click()
+    expect(log).to_have_count(start + 2)
+    expect(log.nth(start + 1)).to_contain_text(f"{reply}\nseen")
 
 
 def test_page_view_button_shows_its_link(page: Page) -> None:

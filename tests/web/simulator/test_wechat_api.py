@@ -279,3 +279,15 @@ def test_wechat_api_news_carries_one_article(platform: SimulatedAPI) -> None:
     body = {"touser": OPENID, "msgtype": "news", "news": two}
     answer = call(platform, "POST", "message/custom/send", body, access_token=token)
     assert answer["errcode"] == 40008
+
+
+def test_wechat_api_template_needs_a_follower_not_a_window(platform: SimulatedAPI) -> None:
+    token = stable(platform)["access_token"]
+    body = {"touser": OPENID, "template_id": "TPL", "data": {"first": {"value": "Hi"}}}
+    assert call(platform, "POST", "message/template/send", body, access_token=token)["errcode"] == 0
+    platform.window.acted(OPENID, "text")
+    call(platform, "POST", "message/template/send", body, access_token=token)
+    assert [platform.window.spend(OPENID) for _ in range(5)] == [None] * 5
+    platform.window.acted(OPENID, "event", "unsubscribe")
+    answer = call(platform, "POST", "message/template/send", body, access_token=token)
+    assert answer["errcode"] == 43004

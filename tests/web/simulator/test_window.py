@@ -80,5 +80,13 @@ def test_window_unfollowed_user_gets_nothing_until_following_again(window: Servi
     window.acted(OPENID, "text")
     window.acted(OPENID, "event", "unsubscribe")
     assert window.spend(OPENID) == NOT_FOLLOWING
+    assert window.following(OPENID) is False
     window.acted(OPENID, "event", "subscribe")
+    assert window.following(OPENID) is True
     assert window.spend(OPENID) is None
+
+
+def test_window_a_message_means_the_user_follows(window: ServiceWindow) -> None:
+    window.acted(OPENID, "event", "unsubscribe")
+    window.acted(OPENID, "text")
+    assert window.following(OPENID) is True

@@ -145,7 +145,7 @@ class SimulatedAPI:
         if not body.get("template_id"):
             return _error(40037, "invalid template_id")
         openid = str(body["touser"])
-        if self.window.spend(openid) == NOT_FOLLOWING:
+        if not self.window.following(openid):
             return _error(*NOT_FOLLOWING)
         entry = self.conversation.add(
             "account",

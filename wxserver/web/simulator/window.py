@@ -54,12 +54,18 @@ class ServiceWindow:
                 user.following = False
                 user.message = user.event = None
                 return
-            if event == "subscribe":
-                user.following = True
+            # Only a follower can message the account or use its menu.
+            user.following = True
             if msg_type != "event":
                 user.message = _Grant(MESSAGE_GRANT[0], now + MESSAGE_GRANT[1])
             elif event in GRANTING_EVENTS:
                 user.event = _Grant(EVENT_GRANT[0], now + EVENT_GRANT[1])
+
+    def following(self, openid: str) -> bool:
+        """Whether ``openid`` follows the account (a user never seen is taken to)."""
+        with self._lock:
+            user = self._users.get(openid)
+            return user is None or user.following
 
     def spend(self, openid: str) -> tuple[int, str] | None:
         """Take one message from ``openid``'s open window; the errcode and errmsg if none."""

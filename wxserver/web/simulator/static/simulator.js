@@ -150,8 +150,9 @@ function render(entry) {
       }
     });
   }
-  $("log").append(item);
-  item.scrollIntoView({block: "end"});
+  const log = $("log");
+  log.append(item);
+  log.scrollTop = log.scrollHeight;
   if (entry.bubble.kind === "menu") loadState();
 }
 
@@ -348,8 +349,10 @@ function start() {
     button.addEventListener("click", () =>
       send({type: button.dataset.upload, media_id: $("media").value.trim()}));
   }
-  loadState().catch((error) => status(`The simulator cannot be reached: ${error.message}`));
-  poll();
+  // The conversation is drawn once the OpenID is known: entries to other users are dimmed.
+  loadState()
+    .catch((error) => status(`The simulator cannot be reached: ${error.message}`))
+    .finally(poll);
 }
 
 start();
