@@ -108,3 +108,31 @@ def test_cli_simulate_web_port_in_use_is_one_line() -> None:
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
     assert time.monotonic() - started < 60
+
+
+def test_cli_simulate_web_reads_config_and_takes_the_first_openid_and_mode(tmp_path: Path) -> None:
+    config = tmp_path / "simulator.toml"
+    config.write_text(
+        (ROOT / "config" / "development.toml").read_text("utf-8").replace("/wechat", "/chat")
+    )
+    port = free_port()
+    command = [str(BIN / "wxserver"), "simulate", "--web", "--config", str(config)]
+    command += ["--port", str(port), "--from-user", "oFirstUser", "--mode", "secure"]
+    with (tmp_path / "simulator.out").open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=clean_env(DEVELOPMENT), stdout=sink, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, process)
+            state = httpx.get(f"http://127.0.0.1:{port}/api/state", timeout=10).json()
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    assert state["url"] == "http://127.0.0.1:8000/chat"
+    assert (state["openid"], state["mode"]) == ("oFirstUser", "secure")
+
+
+def test_cli_simulate_web_refuses_a_malformed_openid() -> None:
+    done = run_cli("simulate", "--web", "--from-user", "not an openid", env=DEVELOPMENT)
+    assert done.returncode == 2
+    assert "--from-user" in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -42,6 +43,12 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 @click.command()
 @click.option("--url", help="The server's callback URL; default: http://<bind><account path>.")
 @click.option("--env", help="Configuration holding the account's credentials; default: $WX_ENV.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file to read instead of config/<env>.toml; default: $WX_CONFIG.",
+)
 @click.option("--account", "account_name", default="default", show_default=True)
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), help="Default: the account's.")
 @click.option(
@@ -73,6 +80,7 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 def simulate(
     url: str | None,
     env: str | None,
+    config_file: Path | None,
     account_name: str,
     mode: str | None,
     msg_type: str,
@@ -86,7 +94,12 @@ def simulate(
     port: int,
     server_log: Path | None,
 ) -> None:
-    """Send a correctly signed message to a running server and print the decrypted reply."""
+    """Send a correctly signed message to a running server and print the decrypted reply.
+
+    With --web, serve a WeChat chat page on 127.0.0.1 that plays WeChat against the server.
+    """
+    if config_file is not None:
+        os.environ["WX_CONFIG"] = str(config_file)
     settings = settings_for(env)
     try:
         account = settings.account(account_name)
@@ -94,7 +107,7 @@ def simulate(
         raise click.ClickException(f"no account named {account_name!r}") from None
     url = url or f"http://{settings.bind}{account.path}"
     if web:
-        serve_page(settings, account, url, port, server_log)
+        serve_page(settings, account, url, port, server_log, openid=from_user, mode=mode)
         return
     fields: dict[str, Any] = dict(SAMPLE_FIELDS.get(msg_type, {}))
     if msg_type == "text":

@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from wxserver.services.config import Account, Settings
 from wxserver.web.simulator import ProductionSettingsError, create_simulator
+from wxserver.web.simulator.actions import ActionError
 from wxserver.web.simulator.app import EXTENSION
 from wxserver.web.simulator.guard import HOST
 
@@ -35,13 +36,27 @@ def _check_free(port: int) -> None:
 
 
 def serve_page(
-    settings: Settings, account: Account, url: str, port: int, server_log: Path | None
+    settings: Settings,
+    account: Account,
+    url: str,
+    port: int,
+    server_log: Path | None,
+    *,
+    openid: str | None = None,
+    mode: str | None = None,
 ) -> None:
-    """Serve the page for ``account`` against ``url`` on 127.0.0.1:``port`` until stopped."""
+    """Serve the page for ``account`` against ``url`` on 127.0.0.1:``port`` until stopped.
+
+    ``openid`` and ``mode`` are the page's first OpenID and mode.
+    """
     try:
-        app = create_simulator(settings, account, url, port=port, server_log=server_log)
+        app = create_simulator(
+            settings, account, url, port=port, server_log=server_log, openid=openid, mode=mode
+        )
     except ProductionSettingsError as exc:
         raise click.ClickException(f"the simulator refuses to start: {exc}") from None
+    except ActionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from-user") from None
     _check_free(port)
     server = make_server(HOST, port, app, threaded=True)
     # One line per message of our own instead of one per HTTP request (the page polls).

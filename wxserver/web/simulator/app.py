@@ -55,10 +55,19 @@ class Simulator:
     """What one simulator holds: the account, the player, the conversation, the API."""
 
     def __init__(
-        self, settings: Settings, account: Account, url: str, server_log: Path | None
+        self,
+        settings: Settings,
+        account: Account,
+        url: str,
+        server_log: Path | None,
+        *,
+        openid: str = DEFAULT_OPENID,
+        mode: Mode | None = None,
     ) -> None:
         self.account = account
         self.url = url
+        self.openid = openid
+        self.mode = mode or account.mode
         self.epoch = secrets.token_hex(4)
         self.conversation = Conversation()
         self.window = ServiceWindow()
@@ -83,9 +92,9 @@ class Simulator:
         return {
             "account": {"name": self.account.name, "app_id": self.account.app_id},
             "url": self.url,
-            "mode": self.account.mode.value,
+            "mode": self.mode.value,
             "modes": [mode.value for mode in Mode],
-            "openid": DEFAULT_OPENID,
+            "openid": self.openid,
             "menu": self.api.menu,
             "menu_error": self.menu_error,
             "menu_file": self.account.menu_file,
@@ -98,10 +107,10 @@ class Simulator:
         if not isinstance(data, dict):
             raise ActionError("send a JSON object")
         try:
-            mode = Mode(data.get("mode") or self.account.mode)
+            mode = Mode(data.get("mode") or self.mode)
         except ValueError:
             raise ActionError(f"unknown mode {data.get('mode')!r}") from None
-        openid = str(data.get("openid") or DEFAULT_OPENID).strip()
+        openid = str(data.get("openid") or self.openid).strip()
         if not _OPENID.fullmatch(openid):
             raise ActionError("an OpenID is 1 to 64 letters, digits, '-' or '_'")
         action = read_action(data, openid, TO_USER)
@@ -136,13 +145,25 @@ def create_simulator(
     *,
     port: int,
     server_log: Path | None = None,
+    openid: str | None = None,
+    mode: str | None = None,
 ) -> Flask:
     """The simulator's app for ``account``, playing WeChat against ``url``.
 
-    Raises ProductionSettingsError for production settings (see ``guard``).
+    ``openid`` and ``mode`` are the page's first OpenID and mode (default: a simulated user, the
+    account's mode). Raises ProductionSettingsError for production settings (see ``guard``).
     """
     check_development(settings, account)
-    simulator = Simulator(settings, account, url, server_log)
+    if openid is not None and not _OPENID.fullmatch(openid):
+        raise ActionError("an OpenID is 1 to 64 letters, digits, '-' or '_'")
+    simulator = Simulator(
+        settings,
+        account,
+        url,
+        server_log,
+        openid=openid or DEFAULT_OPENID,
+        mode=None if mode is None else Mode(mode),
+    )
     app = Flask("wxserver.web.simulator", static_folder=str(_STATIC), static_url_path="/static")
     app.extensions[EXTENSION] = simulator
     hosts = {f"{HOST}:{port}", f"localhost:{port}"}
