@@ -24,13 +24,13 @@ def send_text(page: Page, text: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
-def tab_to(page: Page, test: str, limit: int = 80) -> None:
-    """Press Tab until ``test`` (JavaScript, on ``document.activeElement``) holds."""
+def tab_to(page: Page, test: str, key: str = "Tab", limit: int = 80) -> None:
+    """Press ``key`` until ``test`` (JavaScript, on ``document.activeElement``) holds."""
     for _ in range(limit):
-        page.keyboard.press("Tab")
+        page.keyboard.press(key)
         if page.evaluate(f"(e => {test})(document.activeElement)"):
             return
-    raise AssertionError(f"Tab never reached an element where {test}")
+    raise AssertionError(f"{key} never reached an element where {test}")
 
 
 def test_page_shows_the_echo_of_hello(page: Page) -> None:
@@ -122,6 +122,29 @@ def test_page_event_buttons(page: Page, button: str, reply: str) -> None:
     expect(log.nth(start + 1)).to_contain_text(f"{reply}\nseen")
 
 
+def test_page_draws_replies_as_wechat_does(page: Page) -> None:
+    log = conversation(page)
+    start = log.count()
+    send_text(page, "link")
+    expect(log).to_have_count(start + 2)
+    links = log.nth(start + 1).get_by_role("link")
+    expect(links).to_have_count(2)
+    expect(links.nth(0)).to_have_text("the guide")
+    expect(links.nth(0)).to_have_attribute("href", "https://example.com/guide")
+    expect(links.nth(1)).to_have_attribute("href", "https://example.com/plain")
+    expect(log.nth(start + 1)).not_to_contain_text("<a")
+    send_text(page, "news")
+    expect(log).to_have_count(start + 4)
+    card = log.nth(start + 3)
+    expect(card.get_by_role("link", name="Menu of the day")).to_have_attribute(
+        "href", "https://example.com/menu"
+    )
+    expect(card).to_contain_text("Dumplings")
+    send_text(page, "quiet")
+    expect(log).to_have_count(start + 6)
+    expect(log.nth(start + 5)).to_have_text("no reply")
+
+
 def test_page_view_button_shows_its_link(page: Page) -> None:
     log = conversation(page)
     start = log.count()
@@ -144,10 +167,7 @@ def test_page_works_by_keyboard_alone(page: Page) -> None:
     page.keyboard.press("Enter")
     expect(log).to_have_count(start + 4)
     # Back to the echo of "typed" (Shift+Tab walks the conversation), and open its details.
-    for _ in range(80):
-        page.keyboard.press("Shift+Tab")
-        if page.evaluate("document.activeElement.textContent") == "typed\nseen 1":
-            break
+    tab_to(page, "e.textContent === 'typed\\nseen 1'", key="Shift+Tab")
     page.keyboard.press("Enter")
     expect(page.locator("#details")).to_contain_text("echo.echo_text")
 
