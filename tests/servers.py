@@ -63,9 +63,15 @@ def clean_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def job_worker(env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``wxserver worker`` (the Procfile's worker) with ``env``, ready to take jobs."""
-    with tempfile.NamedTemporaryFile(prefix="wxserver-worker-", suffix=".log") as log:
+def job_worker(
+    env: Mapping[str, str], log_path: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``wxserver worker`` (the Procfile's worker) with ``env``, ready to take jobs.
+
+    Its output goes to ``log_path`` when given, else to a temporary file.
+    """
+    with tempfile.NamedTemporaryFile(prefix="wxserver-worker-", suffix=".log") as scratch:
+        log = open(log_path, "wb") if log_path is not None else scratch  # noqa: SIM115
         process = subprocess.Popen(
             [str(BIN / "wxserver"), "worker"],
             cwd=ROOT,
@@ -90,6 +96,8 @@ def job_worker(env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            if log is not scratch:
+                log.close()
 
 
 @contextmanager

@@ -36,7 +36,7 @@ def test_cli_doctor_all_good(wx: Cli) -> None:
         "· menu: no config/menu.toml, nothing to check",
     ):
         assert check in done.stdout
-    assert done.stdout.rstrip().endswith("all 5 checks passed.")
+    assert done.stdout.rstrip().endswith("all 6 checks passed.")
 
 
 ALERTS = [

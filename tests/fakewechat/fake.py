@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fakewechat.endpoints import ENDPOINTS, Route
+from tests.fakewechat.pay import FakePay, Raw
 from tests.fakewechat.server import Handler, Server
 from tests.fakewechat.state import (
     APP_ID,
@@ -47,6 +48,8 @@ class FakeWeChat:
         self.ticket_lifetime = ticket_lifetime
         self._lock = threading.Lock()
         self._state = State()
+        # The merchant API (/v3/...), when a test sets one up.
+        self.pay: FakePay | None = None
         self._server = Server(("127.0.0.1", port), Handler)
         self._server.fake = self
         self._thread: threading.Thread | None = None
@@ -161,6 +164,13 @@ class FakeWeChat:
         with self._lock:
             self._state.oauth_codes[code] = openid
         return code
+
+    def pay_request(self, method: str, path: str, headers: Any, raw: bytes) -> Raw:
+        """Answer a merchant API request with ``pay`` (counted like every other call)."""
+        assert self.pay is not None
+        with self._lock:
+            self._state.calls[path] += 1
+            return self.pay.handle(method, path, headers, raw)
 
     # --- the platform ---------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from tests.fakewechat.pay import Raw
 from tests.fakewechat.state import Fault
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ class Handler(BaseHTTPRequestHandler):
             fake.inject(spec.pop("path"), **spec)
             self._json(200, {"ok": True})
             return
+        if path.startswith("/v3/") and fake.pay is not None:
+            self._raw(fake.pay_request(method, path, self.headers, raw))
+            return
         answer = fake.handle(host, method, path, query, raw)
         if isinstance(answer, Fault):
             if answer.kind == "close":
@@ -92,6 +96,14 @@ class Handler(BaseHTTPRequestHandler):
             self._json(int(answer.value), {"error": "injected status"})
             return
         self._json(200, answer)
+
+    def _raw(self, answer: Raw) -> None:
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
 
     def _json(self, status: int, data: Any) -> None:
         body = json.dumps(data, ensure_ascii=False).encode()

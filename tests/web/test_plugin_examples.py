@@ -5,6 +5,7 @@ Each example is written to a file as it stands, loaded as a plugin and played ag
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 import textwrap
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.support import AppFactory, config_with
+from tests.pay_support import Merchant
+from tests.support import HERMETIC_ENV, AppFactory, config_with
+from wxserver import create_app
 from wxserver.testing import WeChatTestClient
 
 README = Path(__file__).parents[2] / "README.md"
@@ -107,3 +110,50 @@ def test_plugin_example_test_of_the_readme_passes(
     test_weather = namespace["test_weather"]
     assert callable(test_weather)
     test_weather()
+
+
+ORDER_STORE = '''
+"""An order store for the README's pay handler: one order of 1999 fen."""
+from types import SimpleNamespace
+
+paid = []
+
+
+class _Order(SimpleNamespace):
+    def mark_paid(self, transaction_id, success_time):
+        paid.append((self.number, transaction_id, success_time))
+
+
+class _Orders:
+    def get(self, number):
+        return _Order(number=number, total_fen=1999)
+
+
+orders = _Orders()
+'''
+
+
+def test_plugin_example_of_the_pay_section_works_as_written(
+    merchant: Merchant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin = _python_blocks(_readme_section("WeChat Pay notifications"))[0]
+    for package, code in (("myshop", ORDER_STORE), ("shop", "")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(code)
+    (tmp_path / "shop" / "handlers.py").write_text(plugin)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [name for name in sys.modules if name.split(".")[0] in ("myshop", "shop")]:
+        monkeypatch.delitem(sys.modules, name)
+    app = create_app(merchant.config(plugins=["shop.handlers:handlers"]), environ=HERMETIC_ENV)
+    client = app.test_client()
+    body, headers = merchant.notification(out_trade_no="order-1", total=1999)
+    assert client.post("/wechat/pay/notify", data=body, headers=headers).status_code == 200
+    (number, transaction_id, success_time), *_ = importlib.import_module("myshop").paid
+    assert (number, transaction_id[:4]) == ("order-1", "4200")
+    assert success_time.tzinfo is not None
+    body, headers = merchant.notification(out_trade_no="order-2", total=1)
+    refused = client.post("/wechat/pay/notify", data=body, headers=headers)
+    assert refused.status_code == 500
+    answer = refused.get_json()
+    assert answer["code"] == "FAIL"
+    assert "ValueError" in answer["message"]

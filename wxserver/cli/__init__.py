@@ -7,6 +7,7 @@ import click
 from wxserver.cli.config import check_config, new_keys
 from wxserver.cli.diagnostics import api_ip, callback_ip, doctor, net_check, token
 from wxserver.cli.menu import menu
+from wxserver.cli.pay import pay
 from wxserver.cli.serve import run, worker
 from wxserver.cli.simulate import simulate
 
@@ -29,6 +30,7 @@ for _command in (
     api_ip,
     net_check,
     menu,
+    pay,
 ):
     main.add_command(_command)
 

@@ -27,6 +27,14 @@ def check_config(env: str | None) -> None:
             f"encoding_aes_key={account.encoding_aes_key} "
             f"handler sets={', '.join(hs.name for hs in sets) or '(none)'}"
         )
+    if settings.pay is not None:
+        merchant = settings.pay
+        click.echo(
+            f"pay merchant {merchant.mch_id}: path={merchant.path} "
+            f"apiv3_key={merchant.apiv3_key} public_key_id={merchant.public_key_id or '-'} "
+            f"platform_cert_files={len(merchant.platform_cert_files)} "
+            f"certificate download={'on' if merchant.private_key_file else 'off'}"
+        )
     click.echo("configuration OK")
 
 

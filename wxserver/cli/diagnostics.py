@@ -27,6 +27,7 @@ from wxserver.cli.common import (
 )
 from wxserver.protocol.api_errors import ApiError
 from wxserver.protocol.errors import WxServerError
+from wxserver.protocol.routing import Router
 from wxserver.services.config import load_settings
 from wxserver.services.doctor import (
     TIMEOUT,
@@ -36,9 +37,11 @@ from wxserver.services.doctor import (
     check_store,
     check_token,
     check_url,
+    check_worker,
     masked_url,
     when,
 )
+from wxserver.services.pay.checks import check_pay
 
 OPERATORS = ("DEFAULT", "CHINANET", "UNICOM", "CAP")
 NO_CALLBACK_URL = 40201
@@ -197,13 +200,21 @@ def doctor(env: str | None, account_name: str | None, url: str | None, retry: bo
     checks.ok(f"configuration valid (env {settings.env}; accounts: {names})")
     store = check_store(settings, checks)
     accounts = [pick_account(settings, account_name)] if account_name else list(settings.accounts)
+    routers: dict[str, Router] = {}
     for account in accounts:
         checks.section(
             f"account {account.name} (path {account.path}, AppID {account.app_id or '-'})"
         )
         router = check_plugins(settings, account, checks)
+        if router is not None:
+            routers[account.name] = router
         check_token(settings, account, store, retry, checks)
         check_menu(account, router, checks)
+    checks.section("job worker")
+    check_worker(settings, store, routers, checks)
+    if settings.pay is not None and not account_name:
+        sets = [hs for router in routers.values() for hs in router.handler_sets]
+        check_pay(settings.pay, sets, checks)
     if url:
         target = next((a for a in accounts if a.path == urlsplit(url).path), accounts[0])
         checks.section(f"callback URL {url}")

@@ -7,7 +7,6 @@ set-up (which must happen before any metrics code is imported), same graceful sh
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import sys
@@ -17,7 +16,10 @@ import click
 
 from wxserver.cli.common import handler_sets, settings_for
 from wxserver.protocol.errors import WxServerError
-from wxserver.services.jobs import consumer_options
+from wxserver.services import heartbeat
+from wxserver.services.account import handler_set_names
+from wxserver.services.logs import configure_logging
+from wxserver.services.queue import consumer_options
 from wxserver.web.app import create_app
 
 CONFIG_FILE = Path("config/gunicorn.conf.py")
@@ -80,6 +82,8 @@ def worker(env: str | None, threads: int) -> None:
             "use an lmdb://, sqlite:// or redis:// store (WX_STORE_URL) for a separate worker"
         )
     options = {**consumer_options(), "workers": threads}
-    # huey reports start-up, job failures and shutdown on its own loggers.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    state = app.extensions["wxserver"]
+    # huey reports start-up, job failures and shutdown on its own loggers, written like ours.
+    configure_logging(state.settings.log_format, ("wxserver", "huey"))
+    heartbeat.start(state.store, handler_set_names(state.accounts))
     huey.create_consumer(**options).run()

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, overload
 
 from wxserver.protocol.events import ScanEvent, SubscribeEvent
 from wxserver.protocol.messages import EventMessage, Message, TextMessage
+from wxserver.protocol.pay.routing import PayRule
 
 Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
@@ -85,6 +86,8 @@ class HandlerSet:
 
     name: str
     rules: list[Rule] = field(default_factory=list)
+    # WeChat Pay notification handlers (see :meth:`pay`), apart: they take no messages.
+    pay_rules: list[PayRule] = field(default_factory=list)
 
     def _register(
         self, matcher: Matcher, *, fallback: bool = False, background: bool = False
@@ -213,3 +216,26 @@ class HandlerSet:
         """Any message no other rule answered, unknown types included."""
         register = self._register(_any, fallback=True, background=background)
         return register if handler is None else register(handler)
+
+    @overload
+    def pay(self, event_type: H, /) -> H: ...
+    @overload
+    def pay(self, *event_types: str, background: bool = False) -> Callable[[H], H]: ...
+    def pay(self, *event_types: str | Handler, background: bool = False) -> Any:
+        """WeChat Pay notifications of ``event_types`` (every type when none is given).
+
+        The handler receives the typed notification (``TransactionNotification``,
+        ``RefundNotification`` ...); returning normally means handled, raising means failed and
+        WeChat sends it again. Each notification is handled once however often it arrives.
+        ``background=True`` runs it as a durable job of ``wxserver worker``.
+        """
+        if len(event_types) == 1 and callable(event_types[0]):
+            return self.pay()(event_types[0])
+        wanted = frozenset(kind.upper() for kind in event_types if isinstance(kind, str))
+
+        def decorator(handler: H) -> H:
+            label = f"{self.name}.{getattr(handler, '__name__', 'handler')}"
+            self.pay_rules.append(PayRule(label, handler, wanted, background))
+            return handler
+
+        return decorator

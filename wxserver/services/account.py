@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from wxserver.protocol.messages import Message
@@ -61,3 +61,11 @@ class AccountServices:
             sessions=self.sessions,
             api=self.api,
         )
+
+
+def handler_set_names(accounts: Mapping[str, AccountServices]) -> dict[str, list[str]]:
+    """Each account's handler sets by name, in the order they are tried."""
+    return {
+        name: [hs.name for hs in services.router.handler_sets]
+        for name, services in accounts.items()
+    }

@@ -6,6 +6,7 @@ context variable set around each dispatch. It is per thread and per task, never 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -19,7 +20,7 @@ from wxserver.services.store import Store
 class HandlerContext:
     """The account a message arrived for, the message, the server's store and the user's session."""
 
-    __slots__ = ("_api", "_session", "_sessions", "account", "message", "store")
+    __slots__ = ("_api", "_held", "_session", "_sessions", "account", "message", "store")
 
     def __init__(
         self,
@@ -35,6 +36,7 @@ class HandlerContext:
         self.store = store
         self._sessions = sessions or SessionStore(store)
         self._session: Session | None = None
+        self._held: AbstractContextManager[None] | None = None
         self._api = api
 
     @property
@@ -49,15 +51,36 @@ class HandlerContext:
 
     @property
     def session(self) -> Session:
-        """The sending user's session: a dict kept between messages (read on first use)."""
+        """The sending user's session: a dict kept between messages (read on first use).
+
+        Reading it takes the user's session lock until the handler returns, so two messages of
+        one user handled at once update the session one after the other and lose nothing.
+        """
         if self._session is None:
-            self._session = self._sessions.load(self.account.name, self.message.from_user_name)
+            account, openid = self.account.name, self.message.from_user_name
+            held = self._sessions.lock(account, openid)
+            held.__enter__()
+            self._held = held
+            self._session = self._sessions.load(account, openid)
         return self._session
 
     def save_session(self) -> None:
         """Write the session back if a handler read it and changed it."""
         if self._session is not None:
             self._sessions.save(self._session)
+
+    def finish(self, *, save: bool) -> None:
+        """After the handler: write the session back (``save``), and let the user's next message
+        read it."""
+        if self._session is None:
+            return
+        try:
+            if save:
+                self._sessions.save(self._session)
+        finally:
+            held, self._held = self._held, None
+            if held is not None:
+                held.__exit__(None, None, None)
 
 
 _current: ContextVar[HandlerContext] = ContextVar("wxserver_handler_context")
@@ -95,5 +118,4 @@ class handler_context:  # lower case: used as a function, ``with handler_context
     ) -> None:
         if self._token is not None:
             _current.reset(self._token)
-        if exc is None:
-            self._context.save_session()
+        self._context.finish(save=exc is None)

@@ -12,7 +12,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,10 +23,12 @@ from wxserver.protocol.api_errors import ApiError, ApiUnavailableError
 from wxserver.protocol.errors import PluginError
 from wxserver.protocol.routing import Router
 from wxserver.protocol.simulate import sign_handshake
+from wxserver.services import heartbeat
 from wxserver.services.api.account import api_client, owner_of
 from wxserver.services.config import Account, Kind, Settings
 from wxserver.services.menu import MenuError, check_handlers, load_menu
 from wxserver.services.plugins import load_handler_sets
+from wxserver.services.queue import make_huey
 from wxserver.services.store import Store, open_store
 from wxserver.services.tokens import TokenUnavailableError
 
@@ -133,6 +135,43 @@ def check_store(settings: Settings, checks: Checklist) -> Store | None:
         return None
     checks.ok(f"store reachable: {shown} (write and read back)")
     return store
+
+
+def check_worker(
+    settings: Settings, store: Store | None, routers: Mapping[str, Router], checks: Checklist
+) -> None:
+    """Whether a job worker runs for the background work, with this server's handler sets."""
+    if store is None:
+        return
+    huey = make_huey(settings.store_url.reveal())
+    if huey is None:
+        checks.note("job worker: none needed; jobs run in the server's process (memory:// store)")
+        return
+    needed = any(rule.background for router in routers.values() for rule in router.rules)
+    # A WeChat Pay handler with background=True is a job of the worker too.
+    needed = needed or any(
+        rule.background
+        for router in routers.values()
+        for handler_set in router.handler_sets
+        for rule in handler_set.pay_rules
+    )
+    try:
+        needed = needed or bool(huey.pending_count())
+    except Exception as exc:  # the queue is unreachable: the store check says why
+        checks.fail(f"job queue: {type(exc).__name__}: {exc}")
+        return
+    expected = {name: [hs.name for hs in router.handler_sets] for name, router in routers.items()}
+    found = heartbeat.problems(store, expected, needed=needed, now=time.time())
+    for problem in found:
+        sentence, _, fix = problem.rpartition(": ")
+        checks.fail(f"job worker: {sentence}", f"fix: {fix}")
+    if not found:
+        running = heartbeat.read(store)
+        checks.ok(
+            "job worker running with the same handler sets"
+            if running is not None and time.time() - running.at <= heartbeat.STALE_AFTER
+            else "job worker: none running, and no background work needs one"
+        )
 
 
 def check_plugins(settings: Settings, account: Account, checks: Checklist) -> Router | None:

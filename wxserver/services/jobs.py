@@ -1,9 +1,10 @@
 """Jobs: the work of a Deferred runs outside the request, on huey.
 
-The queue lives beside the store: a SQLite file next to the LMDB or SQLite store (every worker
-on this machine), or the same Redis (several machines). ``wxserver worker`` (the Procfile's
-``worker:``) consumes it. With the in-process ``memory://`` store (tests, one process) jobs run
-on a thread pool of the same process instead, since there is no other process to hand them to.
+The queue (:mod:`wxserver.services.queue`) lives beside the store. ``wxserver worker`` (the
+Procfile's ``worker:``) consumes it. A job that cannot be queued (the queue's Redis is out) runs
+on a thread of the web process that made it, so that it is not lost. With the in-process
+``memory://`` store (tests, one process) every job runs on a thread pool of the same process,
+since there is no other process to hand it to.
 
 A job that a killed worker dropped is not lost: each job is followed by a watchdog, a scheduled
 huey task stored with the queue. It finds a job that began but whose lease ran out without a
@@ -16,14 +17,12 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Protocol
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey
 
 from wxserver.protocol.messages import Message
 from wxserver.protocol.replies import Deferred
-from wxserver.services.store.factory import local_path
 
 log = logging.getLogger("wxserver.jobs")
 
@@ -84,10 +83,27 @@ class HueyJobs:
         self._finishers = finishers
         self._finish_task = huey.task(name="wxserver.finish")(self._finish)
         self._watch_task = huey.task(name="wxserver.watch")(self._watch)
+        # For jobs the queue cannot take: made only when one needs it.
+        self._here: ThreadJobs | None = None
 
     def submit(self, job: Job) -> None:
-        self._finish_task(job)
-        self._watch_task.schedule((job, 1), delay=WATCH_EVERY)
+        try:
+            self._finish_task(job)
+        except Exception as error:  # the queue's client raises its own error types
+            log.warning(
+                "job for %s could not be queued (%s: %s); running it in this process",
+                job.message.key,
+                type(error).__name__,
+                error,
+            )
+            if self._here is None:
+                self._here = ThreadJobs(self._finishers)
+            self._here.submit(job)
+            return
+        try:
+            self._watch_task.schedule((job, 1), delay=WATCH_EVERY)
+        except Exception as error:  # queued, but not watched: a dead worker is not noticed
+            log.warning("job for %s is queued without its watchdog: %s", job.message.key, error)
 
     def _finish(self, job: Job) -> None:
         self._finishers[job.account].finish(job)
@@ -106,38 +122,10 @@ class HueyJobs:
         self._watch_task.schedule((job, runs), delay=WATCH_EVERY)
 
 
-def make_huey(store_url: str, name: str = "wxserver") -> Huey | None:
-    """The huey instance that sits beside the store at ``store_url``; None for ``memory://``."""
-    store_path = local_path(store_url)
-    if store_path is not None:
-        queue_path = store_path.with_name(store_path.stem + "-jobs.db")
-        queue_path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(name, filename=str(queue_path), results=False)
-    if urlsplit(store_url.strip()).scheme.lower() in ("redis", "rediss"):
-        return RedisHuey(name, url=store_url, results=False, blocking=True, read_timeout=1)
-    return None
-
-
-def consumer_options() -> dict[str, Any]:
-    """How ``wxserver worker`` consumes: many threads (jobs mostly wait on the network), and a
-    short, steady poll so an idle worker still starts a job within a fraction of a second."""
-    return {
-        "workers": 32,
-        "worker_type": "thread",
-        "initial_delay": 0.05,
-        "backoff": 1.0,
-        "max_delay": 0.05,
-        "periodic": False,
-        "scheduler_interval": 1,
-    }
-
-
 __all__ = [
     "LEASE",
     "HueyJobs",
     "Job",
     "Jobs",
     "ThreadJobs",
-    "consumer_options",
-    "make_huey",
 ]

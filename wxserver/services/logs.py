@@ -51,19 +51,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
-def configure_logging(log_format: str) -> None:
-    """Attach one handler to the ``wxserver`` logger (idempotent: the factory may run twice)."""
-    logger = logging.getLogger("wxserver")
-    logger.setLevel(logging.INFO)
-    for handler in list(logger.handlers):
-        if handler.get_name() == _HANDLER_NAME:
-            logger.removeHandler(handler)
+def configure_logging(log_format: str, loggers: tuple[str, ...] = ("wxserver",)) -> None:
+    """Attach one handler to each of ``loggers`` (idempotent: the factory may run twice).
+
+    ``wxserver worker`` adds ``huey``, whose lines then look like the server's: one handler per
+    logger, and no root handler, so that no line is written twice.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
-    logger.addHandler(handler)
+    for name in loggers:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        for old in list(logger.handlers):
+            if old.get_name() == _HANDLER_NAME:
+                logger.removeHandler(old)
+        logger.addHandler(handler)
     # httpx logs each request's URL at INFO, and WeChat's URLs carry the access_token.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -167,6 +167,19 @@ class Metrics:
             ["event"],
             registry=r,
         )
+        self.store_degraded = Gauge(
+            "wxserver_store_degraded",
+            "1 while the shared store cannot be reached and this machine's store stands in.",
+            registry=r,
+            # The state a worker saw last: a worker with no request since the outage ended must
+            # not keep it alive.
+            multiprocess_mode="livemostrecent",
+        )
+        self.store_outages = Counter(
+            "wxserver_store_outages",
+            "Times a worker found the shared store unreachable and fell back to this machine's.",
+            registry=r,
+        )
         self.callback_check = Gauge(
             "wxserver_callback_check_ok",
             "1 when WeChat's last network check of the callback URL passed, else 0.",
@@ -174,6 +187,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+
+    def store_state(self, degraded: bool) -> None:
+        """Record the start (True) or the end (False) of a shared-store outage."""
+        self.store_degraded.set(int(degraded))
+        if degraded:
+            self.store_outages.inc()
 
     def meter(self, account: str) -> AccountMeter:
         """The request metrics of ``account``, for its callback route."""

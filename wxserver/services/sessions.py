@@ -23,8 +23,12 @@ its lifetime has passed, so a user who keeps talking keeps it. ``SessionStore.de
 user at once (an unsubscribe handler should: the platform asks accounts to delete a leaving user's
 data).
 
-Two messages from one user handled at the same time each save their own copy, and the last save
-wins. Use ``store.incr`` or ``store.lock`` for state that must not lose an update.
+Two messages from one user handled at the same time take turns: the first read of the session in
+a dispatch takes the user's lock in the store (``SessionStore.lock``), held until the handler has
+returned and the session is saved, so every update lands, across processes and machines. The lock
+is per user: other users' messages never wait for it. A holder that dies frees it after
+``LOCK_TIMEOUT``; a message that cannot have it within ``LOCK_WAIT`` fails its handler, answered
+``success`` and logged, rather than miss WeChat's five seconds.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from wxserver.services.store import Store
@@ -40,6 +45,9 @@ from wxserver.services.store import Store
 log = logging.getLogger("wxserver.sessions")
 
 SESSION_TTL = 7 * 24 * 3600.0
+# How long a handler may hold its user's session, and how long the next one waits for it.
+LOCK_TIMEOUT = 30.0
+LOCK_WAIT = 4.0
 _FORMAT = 1
 
 
@@ -120,6 +128,10 @@ class SessionStore:
     def key(account: str, openid: str) -> str:
         """The store key of one user's session."""
         return f"session:{account}:{openid}"
+
+    def lock(self, account: str, openid: str) -> AbstractContextManager[None]:
+        """The user's session lock (see the module docstring)."""
+        return self.store.lock(self.key(account, openid), timeout=LOCK_TIMEOUT, wait=LOCK_WAIT)
 
     def load(self, account: str, openid: str) -> Session:
         """Return the user's session; an empty one when there is none (or it is unreadable)."""

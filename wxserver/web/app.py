@@ -1,4 +1,4 @@
-"""The application factory: settings -> store -> metrics -> accounts -> jobs -> routes.
+"""The application factory: settings -> metrics -> store -> accounts -> jobs -> routes.
 
 ``create_app`` reads the layered configuration and hands it to :func:`init_app`, which builds
 each part once, in that order, every part from the ones before it, and stores the result in
@@ -23,13 +23,15 @@ from wxserver.services.answering import Answerer
 from wxserver.services.api.account import api_client
 from wxserver.services.config import Settings, load_settings
 from wxserver.services.delivery import Delivery
-from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs, make_huey
+from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs
 from wxserver.services.logs import configure_logging
 from wxserver.services.metrics import Metrics
 from wxserver.services.netcheck import NetworkCheck
+from wxserver.services.pay.merchant import pay_pipeline
 from wxserver.services.plugins import load_handler_sets
-from wxserver.services.store import Store, open_store
-from wxserver.web import callback, errors, health, internal, jssdk, oauth
+from wxserver.services.queue import make_huey
+from wxserver.services.store import Store, open_shared_store
+from wxserver.web import callback, errors, health, internal, jssdk, oauth, pay
 from wxserver.web import metrics as metrics_views
 from wxserver.web.direct import WxFlask
 from wxserver.web.pipeline import CallbackPipeline
@@ -53,8 +55,10 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     """Build wxserver's parts for ``settings`` on ``app``, each once, in dependency order."""
     # Werkzeug enforces this for Content-Length and chunked bodies alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
-    store = open_store(settings.store_url.reveal())
     metrics = Metrics()
+    store = open_shared_store(
+        settings.store_url.reveal(), settings.store_fallback_url, on_change=metrics.store_state
+    )
     accounts = account_services(settings, store, metrics)
     deliveries = {name: Delivery(services) for name, services in accounts.items()}
     huey = make_huey(settings.store_url.reveal())
@@ -71,6 +75,19 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
         )
         for name, services in accounts.items()
     }
+    # WeChat Pay's notify URL, handled by the pay rules of every account's handler sets.
+    merchant = settings.pay
+    notify = (
+        pay_pipeline(
+            merchant,
+            store,
+            metrics,
+            [hs for services in accounts.values() for hs in services.router.handler_sets],
+            huey,
+        )
+        if merchant is not None
+        else None
+    )
     server = WxServer(
         settings=settings,
         store=store,
@@ -84,6 +101,7 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
             for name, services in accounts.items()
             if services.api is not None
         },
+        pay=notify,
     )
     app.extensions[EXTENSION] = server
     app.register_blueprint(callback.blueprint(routes))
@@ -92,6 +110,8 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     app.register_blueprint(jssdk.blueprint)
     app.register_blueprint(oauth.blueprint)
     app.register_blueprint(metrics_views.blueprint)
+    if merchant is not None and notify is not None:
+        app.register_blueprint(pay.blueprint(notify, merchant.path, settings.max_body_size))
     errors.register(app)
     app.serve_directly(routes.values())
     return server

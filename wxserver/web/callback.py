@@ -21,12 +21,13 @@ from flask import Blueprint, Response, request
 from wxserver.protocol.callback import Kind
 from wxserver.protocol.errors import BodyTooLargeError, ForbiddenAddressError, ProtocolError
 from wxserver.protocol.querystring import parse_query, raw_value
+from wxserver.protocol.replies import SUCCESS
 from wxserver.services.addresses import client_address
 from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.config import Settings
 from wxserver.services.metrics import Metrics
 from wxserver.web import request_log
-from wxserver.web.errors import INTERNAL_ERROR, problem
+from wxserver.web.errors import problem
 from wxserver.web.pipeline import TEXT, CallbackPipeline, Result
 
 Environ = dict[str, Any]
@@ -90,9 +91,11 @@ class CallbackRoute:
                 result = pipeline.answer(arrived, query, self._read_body(environ))
         except ProtocolError as exc:
             result = pipeline.refused(exc)
-        except Exception as exc:  # a bug in wxserver: logged, and still one line and its metrics
+        except Exception as exc:  # a fault of ours: logged with its traceback, and still answered
             problem(exc)
-            result = Result(500, INTERNAL_ERROR, TEXT, "internal-error", reason=type(exc).__name__)
+            # A 5xx would make WeChat show the user 该公众号暂时无法提供服务: answer `success`,
+            # and let the log line, the metrics and the invalid_response alarm tell the operator.
+            result = Result(200, SUCCESS, TEXT, "internal-error", reason=type(exc).__name__)
         finally:
             inflight.dec()
         self._finish(method, result, started)

@@ -52,8 +52,8 @@ class Facts(Protocol):
 
 
 def write(account: str, method: str, facts: Facts, status: int, seconds: float) -> None:
-    """Log one request: INFO when answered, WARNING when refused."""
-    level = logging.WARNING if status >= 400 else logging.INFO
+    """Log one request: INFO when answered, WARNING when refused or answered for a fault."""
+    level = logging.WARNING if status >= 400 or facts.reason else logging.INFO
     if not log.isEnabledFor(level):
         return
     values: tuple[object, ...] = (

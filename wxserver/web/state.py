@@ -16,6 +16,7 @@ from wxserver.services.config import Account, Settings
 from wxserver.services.jobs import Jobs
 from wxserver.services.metrics import Metrics
 from wxserver.services.netcheck import NetworkCheck
+from wxserver.services.pay.pipeline import PayPipeline
 from wxserver.services.store import Store
 from wxserver.services.tokens import TokenOwner
 from wxserver.web.errors import Refusal
@@ -39,6 +40,8 @@ class WxServer:
     allowlist: CallbackAllowlist | None = None
     # WeChat's hourly check of each account's callback URL (accounts with an API client).
     netchecks: Mapping[str, NetworkCheck] = field(default_factory=dict)
+    # The WeChat Pay merchant's notify URL, when one is configured.
+    pay: PayPipeline | None = None
 
 
 def state(app: Flask) -> WxServer:

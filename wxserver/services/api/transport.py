@@ -84,6 +84,10 @@ class _Lane:
     gate: _Gate
 
 
+# At most this many requests per call, however it fails: WeChat's quota counts every one.
+MAX_ATTEMPTS = 3
+
+
 class Transport:
     """Sends requests to WeChat's base URLs in turn; returns the JSON answer or a typed error."""
 
@@ -101,6 +105,8 @@ class Transport:
         self.base_urls = tuple(base_urls)
         # Told of every errcode WeChat returns (metrics count them by errcode).
         self.on_error = on_error
+        # Requests one call may make in all: busy retries, a stale connection, failovers.
+        self.max_attempts = MAX_ATTEMPTS
         self.busy_retries = busy_retries
         self.backoff = backoff
         self._timeout = httpx.Timeout(
@@ -167,10 +173,14 @@ class Transport:
         content = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8"} if content else {}
         attempts: list[str] = []
-        busy = index = 0
+        busy = index = sent = 0
         stale_retry = idempotent
-        while index < len(self.base_urls):
+        # Credentials are fetched for their owner, whose own back-off is the one retry loop.
+        owned = lane == "credentials"
+        busy_retries = 0 if owned else self.busy_retries
+        while index < len(self.base_urls) and sent < self.max_attempts:
             base = self.base_urls[index]
+            sent += 1
             try:
                 response = self._request(
                     lane, method, base, path, params, content=content, headers=headers
@@ -198,12 +208,12 @@ class Transport:
             error = classify(errcode, str(data.get("errmsg", "")), path=path)
             if self.on_error is not None:
                 self.on_error(error)
-            if isinstance(error, RetryableApiError):
-                if busy < self.busy_retries:
+            if isinstance(error, RetryableApiError) and sent < self.max_attempts:
+                if busy < busy_retries:
                     time.sleep(self.backoff * 2**busy)
                     busy += 1
                     continue
-                if errcode == -1 and index + 1 < len(self.base_urls):
+                if errcode == -1 and not owned and index + 1 < len(self.base_urls):
                     attempts.append(f"{base}: errcode -1")
                     index += 1
                     continue

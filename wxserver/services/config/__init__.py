@@ -4,7 +4,7 @@ from wxserver.protocol.callback import Kind, Mode
 from wxserver.protocol.secret import Secret
 from wxserver.services.config.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
 from wxserver.services.config.loading import load_settings
-from wxserver.services.config.model import Account, Settings, TokenMode
+from wxserver.services.config.model import Account, Merchant, Settings, TokenMode
 
 __all__ = [
     "DEFAULTS",
@@ -12,6 +12,7 @@ __all__ = [
     "ENVIRONMENT",
     "Account",
     "Kind",
+    "Merchant",
     "Mode",
     "Secret",
     "Settings",

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "log_format": "text",
     # Shared by every gunicorn worker on this machine; redis://... for several machines.
     "store_url": "lmdb:///instance/wxserver.lmdb",
+    # Where a shared (Redis) store's operations go while it cannot be reached: this machine's.
+    "store_fallback_url": "lmdb:///instance/wxserver-fallback.lmdb",
     # Empty: api.weixin.qq.com, then its disaster-recovery and regional domains.
     "api_base_url": "",
     # Bearer secret of the internal token endpoints for business servers; empty turns them off.
@@ -35,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     # Peers whose X-Forwarded-For is believed: nginx on this machine. gunicorn reads it too.
     "trusted_proxies": ["127.0.0.1", "::1"],
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
+    # The WeChat Pay merchant whose notifications this server receives; off without mch_id.
+    "pay": {},
 }
 
 # Environment variable -> path in the settings tree, and how to read its text.
@@ -52,6 +56,7 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_LOAD_ENTRY_POINTS": (("load_entry_points",), "bool"),
     "WX_LOG_FORMAT": (("log_format",), "str"),
     "WX_STORE_URL": (("store_url",), "str"),
+    "WX_STORE_FALLBACK_URL": (("store_fallback_url",), "str"),
     "WX_API_BASE_URL": (("api_base_url",), "str"),
     "WX_INTERNAL_SECRET": (("internal_secret",), "str"),
     "WX_CALLBACK_IP_ALLOWLIST": (("callback_ip_allowlist",), "bool"),
@@ -72,4 +77,14 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
     "WX_KIND": (("accounts", DEFAULT_ACCOUNT, "kind"), "str"),
+    # WeChat Pay (商户平台): the merchant, its APIv3 key and the keys that verify WeChat Pay.
+    "WX_PAY_MCH_ID": (("pay", "mch_id"), "str"),
+    "WX_PAY_APIV3_KEY": (("pay", "apiv3_key"), "str"),
+    "WX_PAY_PUBLIC_KEY_ID": (("pay", "public_key_id"), "str"),
+    "WX_PAY_PUBLIC_KEY_FILE": (("pay", "public_key_file"), "str"),
+    "WX_PAY_PLATFORM_CERT_FILES": (("pay", "platform_cert_files"), "list"),
+    "WX_PAY_PRIVATE_KEY_FILE": (("pay", "private_key_file"), "str"),
+    "WX_PAY_CERT_SERIAL": (("pay", "cert_serial"), "str"),
+    "WX_PAY_PATH": (("pay", "path"), "str"),
+    "WX_PAY_API_BASE_URL": (("pay", "api_base_url"), "str"),
 }

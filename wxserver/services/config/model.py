@@ -53,6 +53,26 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Merchant:
+    """A WeChat Pay merchant (商户号) whose APIv3 notifications are POSTed to ``path``."""
+
+    mch_id: str
+    apiv3_key: Secret
+    path: str
+    # The WeChat Pay public key (微信支付公钥) and its ID, PUB_KEY_ID_...; "" when not used.
+    public_key_id: str
+    public_key_file: str
+    # Platform certificates (平台证书) in PEM; each one's serial is read from it.
+    platform_cert_files: tuple[str, ...]
+    # The merchant's API key and its certificate's serial: they sign /v3/certificates requests.
+    private_key_file: str
+    cert_serial: str
+    api_base_url: str
+    # Seconds a notification's answer waits for its handler; WeChat gives up at 5.
+    budget: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the server reads from configuration, validated."""
 
@@ -63,12 +83,14 @@ class Settings:
     wechat_timeout: float
     dedup_ttl: int
     store_url: Secret
+    store_fallback_url: str
     api_base_url: str
     internal_secret: Secret
     load_entry_points: bool
     callback_ip_allowlist: bool
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     accounts: tuple[Account, ...]
+    pay: Merchant | None = None
 
     def account(self, name: str) -> Account:
         """Return the account called ``name``."""

@@ -14,6 +14,7 @@ from wxserver.protocol.errors import ConfigError, IllegalAesKeyError
 from wxserver.protocol.secret import Secret
 from wxserver.services.addresses import parse_network
 from wxserver.services.config.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
+from wxserver.services.config.merchant import merchant
 from wxserver.services.config.model import Account, Settings, TokenMode
 from wxserver.services.exchange import Continuation
 
@@ -77,12 +78,14 @@ def validate(tree: dict[str, Any]) -> Settings:
         dedup_ttl=dedup_ttl,
         # A Redis URL may carry a password.
         store_url=Secret(str(tree["store_url"])),
+        store_fallback_url=str(tree["store_fallback_url"]),
         api_base_url=_base_url(tree["api_base_url"]),
         internal_secret=_internal_secret(tree["internal_secret"]),
         load_entry_points=bool(tree["load_entry_points"]),
         callback_ip_allowlist=_callback_ip_allowlist(tree["callback_ip_allowlist"], accounts),
         trusted_proxies=_trusted_proxies(tree),
         accounts=accounts,
+        pay=merchant(tree.get("pay") or {}, tuple(paths)),
     )
 
 

@@ -6,7 +6,13 @@
   an absolute path (four slashes);
 - ``sqlite:///instance/wxserver.db``, ``sqlite:////var/lib/wxserver/store.db``: the same on one
   SQLite file;
-- ``redis://[:password@]host:6379/0``: a Redis server; ``rediss://`` for TLS.
+- ``redis://[:password@]host:6379/0``: a Redis server; ``rediss://`` for TLS;
+- ``redis+sentinel://[:password@]host:26379,host:26379/mymaster/0``: the primary of a replicated
+  Redis, as its sentinels name it, through a failover.
+
+:func:`open_shared_store` opens the store of ``WX_STORE_URL`` for the server: a Redis store, which
+another machine can make unreachable, comes with this machine's store as a stand-in for while it
+is (:mod:`wxserver.services.store.fallback`).
 
 The file forms follow SQLAlchemy's convention, which most people who have written a database URL
 already know. A relative path is resolved once, when the store is opened, so a later change of
@@ -20,6 +26,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from wxserver.protocol.errors import ConfigError
 from wxserver.services.store.base import Store
+from wxserver.services.store.fallback import FallbackStore, Listener
 from wxserver.services.store.lmdb import LmdbStore
 from wxserver.services.store.memory import MemoryStore
 from wxserver.services.store.sqlite import SqliteStore
@@ -28,18 +35,22 @@ SETTING = "WX_STORE_URL"
 _FORMS = (
     "Use memory://, lmdb:///relative/dir.lmdb, lmdb:////absolute/dir.lmdb, "
     "sqlite:///relative/path.db, sqlite:////absolute/path.db "
-    "or redis://host:6379/0 (rediss:// for TLS)."
+    "redis://host:6379/0 (rediss:// for TLS) "
+    "or redis+sentinel://host:26379,host:26379/mymaster/0."
 )
+_REDIS_SCHEMES = {"redis", "rediss"}
+_SENTINEL_SCHEMES = {"redis+sentinel", "rediss+sentinel"}
 
 
 def open_store(url: str) -> Store:
     """Return the store that ``url`` names; a URL that names none raises ConfigError."""
     try:
         parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - parsing the port is what validates it
+        scheme = parts.scheme.lower()
+        if scheme not in _SENTINEL_SCHEMES:  # a Sentinel URL lists several host:port pairs
+            parts.port  # noqa: B018 - parsing the port is what validates it
     except ValueError as error:
         raise _invalid(url, str(error)) from None
-    scheme = parts.scheme.lower()
     if scheme == "memory":
         if parts.netloc or parts.path or parts.query:
             raise _invalid(url, "memory:// takes nothing after the scheme")
@@ -54,7 +65,7 @@ def open_store(url: str) -> Store:
                 f"the store {str(path)!r} cannot be created ({error.strerror or error})",
                 "Point it at a directory the server can write to.",
             ) from None
-    if scheme in {"redis", "rediss"}:
+    if scheme in _REDIS_SCHEMES | _SENTINEL_SCHEMES:
         return _redis(url, parts)
     raise _invalid(url, f"the scheme {parts.scheme or '(none)'!r} names no store")
 
@@ -81,12 +92,33 @@ def _local_path(url: str, parts: SplitResult, scheme: str) -> Path:
     return Path.cwd() / name
 
 
+def is_shared(url: str) -> bool:
+    """Whether ``url`` names a store on another machine (Redis), one that can become unreachable."""
+    return urlsplit(url.strip()).scheme.lower() in _REDIS_SCHEMES | _SENTINEL_SCHEMES
+
+
+def open_shared_store(url: str, fallback_url: str, *, on_change: Listener | None = None) -> Store:
+    """The server's store: ``url``'s, with ``fallback_url``'s standing in while a Redis is out."""
+    store = open_store(url)
+    if not is_shared(url):
+        return store
+    return FallbackStore(store, open_store(fallback_url), on_change=on_change)
+
+
 def _redis(url: str, parts: SplitResult) -> Store:
-    if not parts.hostname:
-        raise _invalid(url, "a Redis URL needs a host")
-    database = parts.path.lstrip("/")
-    if database and not database.isdigit():
-        raise _invalid(url, f"the Redis database must be a number, not {database!r}")
+    if parts.scheme.lower() in _SENTINEL_SCHEMES:
+        from wxserver.services.store.redis import sentinel_parts  # noqa: PLC0415 - see below
+
+        try:
+            sentinel_parts(url)
+        except ValueError as error:
+            raise _invalid(url, str(error)) from None
+    else:
+        if not parts.hostname:
+            raise _invalid(url, "a Redis URL needs a host")
+        database = parts.path.lstrip("/")
+        if database and not database.isdigit():
+            raise _invalid(url, f"the Redis database must be a number, not {database!r}")
     try:
         from wxserver.services.store.redis import RedisStore  # noqa: PLC0415 - redis is an optional extra
 

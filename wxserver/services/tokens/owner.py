@@ -302,7 +302,12 @@ class TokenOwner:
                 grant = slot.fetch()
                 self._told(credential, "ok")
                 break
-            except (RetryableApiError, ApiUnavailableError) as error:
+            except ApiUnavailableError as error:
+                # The transport already tried every base URL it may (at most MAX_ATTEMPTS).
+                self._told(credential, result_label(error))
+                self._fail(slot, error, self.retry_cooldown)
+                raise
+            except RetryableApiError as error:
                 self._told(credential, result_label(error))
                 if attempt == self.attempts:
                     self._fail(slot, error, self.retry_cooldown)
