@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit system-check
+.PHONY: run simulate test lint typecheck unit system-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,21 @@ run: $(VENV)/.installed
 	$(BIN)/wxserver run --env development & web=$$!; \
 	wait $$web; status=$$?; kill -TERM $$worker 2>/dev/null; wait; exit $$status
 
+# The chat page of `wxserver simulate --web` on http://127.0.0.1:8100/, with the job worker and
+# the server on the development settings, which send their late replies to the page's simulated
+# WeChat API; the server's log goes to instance/simulator-server.log, where the page reads which
+# handler answered. Ctrl-C stops all three.
+SIMULATOR_PORT ?= 8100
+simulate: $(VENV)/.installed
+	mkdir -p instance
+	export WX_ENV=development WX_APPSECRET=simulated \
+		WX_API_BASE_URL=http://127.0.0.1:$(SIMULATOR_PORT); \
+	$(BIN)/wxserver worker > instance/simulator-worker.log 2>&1 & worker=$$!; \
+	$(BIN)/wxserver run > instance/simulator-server.log 2>&1 & server=$$!; \
+	trap 'kill $$worker $$server 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/wxserver simulate --web --port $(SIMULATOR_PORT) \
+		--server-log instance/simulator-server.log
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,7 +50,8 @@ unit: $(VENV)/.installed
 
 # The programs the tests start or call for real, as program:Debian package. Checked first, so
 # that a machine without one is told so in one line rather than by failures minutes later.
-SYSTEM_PROGRAMS := nginx:nginx redis-server:redis-server openssl:openssl systemd-analyze:systemd
+SYSTEM_PROGRAMS := nginx:nginx redis-server:redis-server openssl:openssl systemd-analyze:systemd \
+	chromium:chromium
 
 system-check:
 	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \

@@ -62,6 +62,8 @@ class Server:
 
     url: str
     process: subprocess.Popen[bytes]
+    # The file its output goes to, when it is not captured.
+    log: Path | None = None
 
 
 def clean_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -139,7 +141,7 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2, capture: bool = True) 
     )
     try:
         wait_for_port(port, process)
-        yield Server(f"http://127.0.0.1:{port}", process)
+        yield Server(f"http://127.0.0.1:{port}", process, None if capture else Path(output.name))
     finally:
         process.terminate()
         try:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 
 from wxserver.cli.common import settings_for
+from wxserver.cli.simulate_web import DEFAULT_PORT, serve_page
 from wxserver.protocol.callback import Mode
 from wxserver.protocol.errors import WxServerError
 from wxserver.protocol.simulate import (
@@ -40,6 +43,12 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 @click.command()
 @click.option("--url", help="The server's callback URL; default: http://<bind><account path>.")
 @click.option("--env", help="Configuration holding the account's credentials; default: $WX_ENV.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file to read instead of config/<env>.toml; default: $WX_CONFIG.",
+)
 @click.option("--account", "account_name", default="default", show_default=True)
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), help="Default: the account's.")
 @click.option(
@@ -55,9 +64,23 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 @click.option("--from-user", default="oWxServerSimulatedUser00000", show_default=True)
 @click.option("--field", "extra", multiple=True, metavar="NAME=VALUE", help="Extra XML fields.")
 @click.option("--handshake", is_flag=True, help="Send the GET handshake instead of a message.")
+@click.option("--web", is_flag=True, help="Serve a WeChat chat page on 127.0.0.1 instead.")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The page's port on 127.0.0.1 (--web).",
+)
+@click.option(
+    "--server-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file the server logs to, where the page reads which handler answered (--web).",
+)
 def simulate(
     url: str | None,
     env: str | None,
+    config_file: Path | None,
     account_name: str,
     mode: str | None,
     msg_type: str,
@@ -67,14 +90,25 @@ def simulate(
     from_user: str,
     extra: tuple[str, ...],
     handshake: bool,
+    web: bool,
+    port: int,
+    server_log: Path | None,
 ) -> None:
-    """Send a correctly signed message to a running server and print the decrypted reply."""
+    """Send a correctly signed message to a running server and print the decrypted reply.
+
+    With --web, serve a WeChat chat page on 127.0.0.1 that plays WeChat against the server.
+    """
+    if config_file is not None:
+        os.environ["WX_CONFIG"] = str(config_file)
     settings = settings_for(env)
     try:
         account = settings.account(account_name)
     except KeyError:
         raise click.ClickException(f"no account named {account_name!r}") from None
     url = url or f"http://{settings.bind}{account.path}"
+    if web:
+        serve_page(settings, account, url, port, server_log, openid=from_user, mode=mode)
+        return
     fields: dict[str, Any] = dict(SAMPLE_FIELDS.get(msg_type, {}))
     if msg_type == "text":
         fields["Content"] = content
