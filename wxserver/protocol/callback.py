@@ -15,7 +15,6 @@ from enum import StrEnum
 
 from wxserver.protocol import signature
 from wxserver.protocol.crypto import MessageCrypto
-from wxserver.protocol.envelope import read_envelope
 from wxserver.protocol.errors import (
     DowngradeError,
     MissingParameterError,
@@ -24,8 +23,8 @@ from wxserver.protocol.errors import (
     XmlError,
 )
 from wxserver.protocol.messages import Message
-from wxserver.protocol.parsing import message_from_fields, parse_xml
-from wxserver.protocol.replies import render_own_envelope
+from wxserver.protocol.parsing import message_from_fields
+from wxserver.protocol.wire import XML_WIRE, Wire
 
 
 class Mode(StrEnum):
@@ -68,7 +67,17 @@ def require(query: Mapping[str, str], *names: str) -> list[str]:
 class CallbackProtocol:
     """The checks, envelope and parsing of one account's callbacks."""
 
-    __slots__ = ("_plain_refused", "_wecom", "crypto", "kind", "mode", "name", "token", "tolerance")
+    __slots__ = (
+        "_plain_refused",
+        "_wecom",
+        "crypto",
+        "kind",
+        "mode",
+        "name",
+        "token",
+        "tolerance",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -80,12 +89,15 @@ class CallbackProtocol:
         kind: Kind,
         mode: Mode,
         tolerance: int,
+        wire: Wire = XML_WIRE,
     ) -> None:
         self.name = name
         self.token = token
         self.kind = kind
         self.mode = mode
         self.tolerance = tolerance
+        # The account's 数据格式: how bodies are read and replies written.
+        self.wire = wire
         self.crypto = MessageCrypto(encoding_aes_keys, app_id) if encoding_aes_keys else None
         self._wecom = kind is Kind.WECOM
         self._plain_refused = mode is Mode.SECURE
@@ -160,11 +172,11 @@ class CallbackProtocol:
         """
         encrypt: object
         if self._wecom or query.get("encrypt_type", "").lower() == "aes":
-            encrypt, compat = read_envelope(body)
+            encrypt, compat = self.wire.envelope(body)
             aes = True
         else:
             # Plaintext mode, unless the body turns out to be an envelope all the same.
-            fields = parse_xml(body)
+            fields = self.wire.parse(body)
             encrypt, compat = fields.get("Encrypt"), "MsgType" in fields
             aes = encrypt is not None
         if not aes:
@@ -174,7 +186,7 @@ class CallbackProtocol:
                 )
             return (message_from_fields(fields), _PLAIN, -1)
         if not isinstance(encrypt, str) or not encrypt:
-            raise XmlError("the request is encrypted but the body has no Encrypt element")
+            raise XmlError("the request is encrypted but the body has no Encrypt field")
         crypto = self._crypto()
         (msg_signature,) = require(query, "msg_signature")
         signature.check(
@@ -185,15 +197,15 @@ class CallbackProtocol:
             encrypt=encrypt,
         )
         decrypted = crypto.decrypt(encrypt)
-        message = message_from_fields(parse_xml(decrypted.plaintext))
+        message = message_from_fields(self.wire.parse(decrypted.plaintext))
         return (message, _COMPAT if compat else _SECURE, decrypted.key_index)
 
     def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
-        """The encrypted reply envelope of ``xml``, with the key that opened the request.
+        """The encrypted reply envelope of ``xml`` (or JSON), with the key that opened the request.
 
         The reply is sealed with the key that opened the request, so a rotation in progress never
         answers with a key WeChat has not switched to yet.
         """
         encrypt = self._crypto().encrypt(xml, key_index=key_index)
         msg_signature = signature.sign(self.token, str(timestamp), str(nonce), encrypt)
-        return render_own_envelope(encrypt, msg_signature, timestamp, nonce)
+        return self.wire.seal(encrypt, msg_signature, timestamp, nonce)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from wxserver.protocol.messages import Message
 from wxserver.protocol.routing import Router
+from wxserver.protocol.wire import wire_of
 from wxserver.services.api.client import WeChatAPI
 from wxserver.services.config import Account
 from wxserver.services.context import HandlerContext
@@ -32,9 +33,12 @@ class AccountServices:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     sessions: SessionStore = field(init=False)
+    # (reply, message, *, create_time) -> the reply's body in the account's format.
+    render: Callable[..., bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sessions", SessionStore(self.store))
+        object.__setattr__(self, "render", wire_of(self.account.format).render)
 
     @property
     def name(self) -> str:

@@ -20,7 +20,7 @@ import time
 from typing import NamedTuple
 
 from wxserver.protocol.messages import Message
-from wxserver.protocol.replies import Deferred, TextReply, render
+from wxserver.protocol.replies import Deferred, TextReply
 from wxserver.services.account import AccountServices
 from wxserver.services.context import handler_context
 from wxserver.services.delivery import Delivery, rendered
@@ -29,7 +29,8 @@ from wxserver.services.jobs import Job, Jobs
 
 
 class Answer(NamedTuple):
-    """How one copy of a message was answered: the reply's XML (b"" for ``success``) and why."""
+    """How one copy of a message was answered: the reply's body in the account's format (b"" for
+    ``success``) and why."""
 
     xml: bytes
     # reply, success, late, held, handed-off, handler-error or reply-error.
@@ -103,7 +104,7 @@ class Answerer:
         exchange.hand_off()
         text = placeholder if placeholder is not None else services.account.placeholder
         xml = (
-            render(TextReply(content=text), message, create_time=int(services.clock()))
+            services.render(TextReply(content=text), message, create_time=int(services.clock()))
             if text
             else b""
         )

@@ -25,7 +25,6 @@ from wxserver.protocol.replies import (
     Reply,
     TextReply,
     VoiceReply,
-    render,
 )
 from wxserver.protocol.routing import Dispatched
 from wxserver.services.account import AccountServices
@@ -66,7 +65,7 @@ def rendered(services: AccountServices, dispatched: Dispatched, message: Message
     if isinstance(reply, NoReply | Deferred):
         return NOTHING
     try:
-        return (reply, render(reply, message, create_time=int(services.clock())), None)
+        return (reply, services.render(reply, message, create_time=int(services.clock())), None)
     except ReplyError as exc:
         log.error(
             "handler %s returned a reply WeChat would not deliver (account=%s msg_id=%s): %s",

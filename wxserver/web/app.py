@@ -17,6 +17,7 @@ from wxserver.protocol.callback import CallbackProtocol, Kind
 from wxserver.protocol.errors import ConfigError
 from wxserver.protocol.handlers import HandlerSet
 from wxserver.protocol.routing import Router
+from wxserver.protocol.wire import wire_of
 from wxserver.services.account import AccountServices
 from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.answering import Answerer
@@ -131,6 +132,7 @@ def _protocol(services: AccountServices) -> CallbackProtocol:
         kind=account.kind,
         mode=account.mode,
         tolerance=account.timestamp_tolerance,
+        wire=wire_of(account.format),
     )
 
 

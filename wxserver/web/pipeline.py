@@ -26,7 +26,6 @@ from wxserver.protocol.replies import SUCCESS
 from wxserver.services.answering import Answerer
 from wxserver.web.errors import refusal_text
 
-XML = "application/xml"
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -69,6 +68,8 @@ class CallbackPipeline:
         self._store = services.store
         self._replay_prefix = f"replay:{services.name}:"
         self._replay_ttl = max(services.account.timestamp_tolerance, 60)
+        # A reply, plaintext or sealed, in the account's format.
+        self._content_type = protocol.wire.content_type
 
     def handshake(self, query: Mapping[str, str], echostr: bytes | None) -> Result:
         """The GET handshake: ``echostr`` back, byte for byte, once the signature holds."""
@@ -90,11 +91,11 @@ class CallbackPipeline:
         if not xml:
             body, content_type = SUCCESS, TEXT
         elif key_index < 0:
-            body, content_type = xml, XML
+            body, content_type = xml, self._content_type
         else:
             nonce = secrets.randbits(32)
             body = self.protocol.seal(xml, key_index, int(self.clock()), nonce)
-            content_type = XML
+            content_type = self._content_type
         return Result(
             200,
             body,

@@ -72,4 +72,5 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
     "WX_KIND": (("accounts", DEFAULT_ACCOUNT, "kind"), "str"),
+    "WX_FORMAT": (("accounts", DEFAULT_ACCOUNT, "format"), "str"),
 }

@@ -11,6 +11,7 @@ from ipaddress import IPv4Network, IPv6Network
 
 from wxserver.protocol.callback import Kind, Mode
 from wxserver.protocol.secret import Secret
+from wxserver.protocol.wire import Format
 from wxserver.services.exchange import Continuation
 
 
@@ -44,6 +45,8 @@ class Account:
     cors_origins: tuple[str, ...]
     oauth_next: str
     menu_file: str
+    # The 数据格式 of the pushes: XML, or JSON (mini-programs and the Open Platform may choose it).
+    format: Format = Format.XML
 
     @property
     def encoding_aes_keys(self) -> tuple[str, ...]:

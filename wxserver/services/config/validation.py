@@ -12,6 +12,7 @@ from wxserver.protocol.callback import Kind, Mode
 from wxserver.protocol.crypto import AesKey
 from wxserver.protocol.errors import ConfigError, IllegalAesKeyError
 from wxserver.protocol.secret import Secret
+from wxserver.protocol.wire import Format
 from wxserver.services.addresses import parse_network
 from wxserver.services.config.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
 from wxserver.services.config.model import Account, Settings, TokenMode
@@ -216,6 +217,7 @@ _ACCOUNT_KEYS = {
     "cors_origins",
     "oauth_next",
     "menu_file",
+    "format",
 }
 
 
@@ -322,4 +324,5 @@ def _account(
         oauth_next=str(raw.get("oauth_next") or ""),
         menu_file=str(raw.get("menu_file") or _default_menu_file(name)),
         plugins=_string_list(raw, ("plugins",), prefix),
+        format=_choice(Format, raw.get("format") or Format.XML, prefix + "format"),
     )
