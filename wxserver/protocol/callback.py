@@ -36,10 +36,13 @@ class Mode(StrEnum):
 
 
 class Kind(StrEnum):
-    """What sort of account calls the URL: an Official Account, or a WeCom (企业微信) app."""
+    """What sort of account calls the URL: an Official Account, a WeCom (企业微信) app, or a
+    mini-program (小程序), whose callbacks are an Official Account's but whose only passive
+    reply is transfer_customer_service."""
 
     MP = "mp"
     WECOM = "wecom"
+    MINIPROGRAM = "miniprogram"
 
 
 # The modes as plain strings, for the log line and the metrics' labels.

@@ -186,6 +186,18 @@ class LinkMessage(NormalMessage):
     url: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MiniprogramPageMessage(NormalMessage):
+    """A mini-program card a user sent to its customer service (小程序卡片)."""
+
+    msg_types: ClassVar[frozenset[str]] = frozenset({"miniprogrampage"})
+    title: str = ""
+    app_id: str = ""
+    page_path: str = ""
+    thumb_url: str = ""
+    thumb_media_id: str = ""
+
+
 # --- events (B3) --------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from wxserver.services.account import AccountServices
 from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.answering import Answerer
 from wxserver.services.api.account import api_client
+from wxserver.services.background import Background
 from wxserver.services.config import Settings, load_settings
 from wxserver.services.delivery import Delivery
 from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs, make_huey
@@ -57,7 +58,8 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     store = open_store(settings.store_url.reveal())
     metrics = Metrics()
     accounts = account_services(settings, store, metrics)
-    deliveries = {name: Delivery(services) for name, services in accounts.items()}
+    background = Background()
+    deliveries = {name: Delivery(services, background) for name, services in accounts.items()}
     huey = make_huey(settings.store_url.reveal())
     jobs: Jobs = HueyJobs(huey, deliveries) if huey is not None else ThreadJobs(deliveries)
     allowlist = (

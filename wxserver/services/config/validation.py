@@ -122,6 +122,14 @@ def _integer(tree: Mapping[str, Any], key: str, *, minimum: int, prefix: str = "
     return value
 
 
+def _default_continuation(kind: Kind, app_secret: str) -> Continuation:
+    # A mini-program has no passive text reply, so holding WeChat's attempts gains nothing:
+    # with an AppSecret, a reply always goes out through the customer-service API.
+    if kind is Kind.MINIPROGRAM and app_secret:
+        return Continuation.CUSTOMER_SERVICE
+    return Continuation.RETRY
+
+
 def _default_menu_file(account: str) -> str:
     return "config/menu.toml" if account == DEFAULT_ACCOUNT else f"config/menu.{account}.toml"
 
@@ -259,7 +267,7 @@ def _account(
         kind = Kind(texts["kind"] or Kind.MP)
     except ValueError:
         raise ConfigError(
-            _label(prefix + "kind"), f"is {texts['kind']!r}", "Use mp or wecom."
+            _label(prefix + "kind"), f"is {texts['kind']!r}", "Use mp, wecom or miniprogram."
         ) from None
     if kind is Kind.WECOM and texts["mode"] in ("", Mode.SECURE):
         # WeCom has no plaintext mode: every callback is encrypted.
@@ -311,7 +319,9 @@ def _account(
         timestamp_tolerance=_integer(raw, "timestamp_tolerance", minimum=0, prefix=prefix),
         reply_budget=_budget(raw["reply_budget"], prefix + "reply_budget"),
         continuation=_choice(
-            Continuation, raw.get("continuation") or Continuation.RETRY, prefix + "continuation"
+            Continuation,
+            raw.get("continuation") or _default_continuation(kind, texts["app_secret"]),
+            prefix + "continuation",
         ),
         placeholder=str(raw.get("placeholder") or ""),
         token_mode=_choice(
