@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 from wxserver.protocol import signature
 from wxserver.protocol.crypto import MessageCrypto
@@ -43,6 +44,10 @@ class Kind(StrEnum):
     MP = "mp"
     WECOM = "wecom"
     MINIPROGRAM = "miniprogram"
+    # An Open Platform component's two push URLs (authorization events, and its authorizers'
+    # messages): always encrypted with the component's Token and key; ``signature`` is checked
+    # when it is sent, msg_signature always.
+    COMPONENT = "component"
 
 
 # The modes as plain strings, for the log line and the metrics' labels.
@@ -53,6 +58,9 @@ _PLAIN, _COMPAT, _SECURE = Mode.PLAIN.value, Mode.COMPAT.value, Mode.SECURE.valu
 # or "secure") and the index of the EncodingAESKey that opened it (-1 in plaintext mode). A
 # plain tuple, unpacked where it is used: one is made per message.
 Opened = tuple[Message, str, int]
+# The same with the message's fields, before they are typed (:meth:`CallbackProtocol.
+# open_fields`): a component's authorization events are not messages.
+OpenedFields = tuple[dict[str, Any], str, int]
 
 
 def require(query: Mapping[str, str], *names: str) -> list[str]:
@@ -72,6 +80,7 @@ class CallbackProtocol:
 
     __slots__ = (
         "_plain_refused",
+        "_sealed",
         "_wecom",
         "crypto",
         "kind",
@@ -103,6 +112,8 @@ class CallbackProtocol:
         self.wire = wire
         self.crypto = MessageCrypto(encoding_aes_keys, app_id) if encoding_aes_keys else None
         self._wecom = kind is Kind.WECOM
+        # Every callback encrypted, msg_signature required before the body is read.
+        self._sealed = kind is Kind.WECOM or kind is Kind.COMPONENT
         self._plain_refused = mode is Mode.SECURE
 
     # --- checks shared by GET and POST -------------------------------------------------------
@@ -159,22 +170,32 @@ class CallbackProtocol:
         """The checks made before the body is read.
 
         WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
-        timestamp is the only check before the body is read.
+        timestamp is the only check before the body is read. A component's pushes are checked
+        the same way, and their ``signature`` too when it is sent.
         """
-        if self._wecom:
+        if self._sealed:
             _, timestamp, nonce = require(query, "msg_signature", "timestamp", "nonce")
+            sig = query.get("signature")
+            if sig is not None and not self._wecom:
+                signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
         else:
             sig, timestamp, nonce = require(query, "signature", "timestamp", "nonce")
             signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
         self.check_timestamp(timestamp, now)
 
-    def open(self, query: Mapping[str, str], body: bytes) -> Opened:
+    def open(self, query: Mapping[str, str], body: bytes, authorizer: str | None = None) -> Opened:
         """Find the mode, verify and decrypt the envelope if there is one, parse the message.
 
-        ``query`` passed :meth:`admit` first.
+        ``query`` passed :meth:`admit` first. ``authorizer`` is the AppID of the account a
+        component's message is for (from the message URL), set on the message.
         """
+        fields, mode, key_index = self.open_fields(query, body)
+        return (message_from_fields(fields, authorizer), mode, key_index)
+
+    def open_fields(self, query: Mapping[str, str], body: bytes) -> OpenedFields:
+        """:meth:`open`, up to the message's fields."""
         encrypt: object
-        if self._wecom or query.get("encrypt_type", "").lower() == "aes":
+        if self._sealed or query.get("encrypt_type", "").lower() == "aes":
             encrypt, compat = self.wire.envelope(body)
             aes = True
         else:
@@ -187,7 +208,7 @@ class CallbackProtocol:
                 raise DowngradeError(
                     f"account {self.name!r} is in secure mode and refuses plaintext messages"
                 )
-            return (message_from_fields(fields), _PLAIN, -1)
+            return (fields, _PLAIN, -1)
         if not isinstance(encrypt, str) or not encrypt:
             raise XmlError("the request is encrypted but the body has no Encrypt field")
         crypto = self._crypto()
@@ -200,8 +221,8 @@ class CallbackProtocol:
             encrypt=encrypt,
         )
         decrypted = crypto.decrypt(encrypt)
-        message = message_from_fields(self.wire.parse(decrypted.plaintext))
-        return (message, _COMPAT if compat else _SECURE, decrypted.key_index)
+        fields = self.wire.parse(decrypted.plaintext)
+        return (fields, _COMPAT if compat else _SECURE, decrypted.key_index)
 
     def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
         """The encrypted reply envelope of ``xml`` (or JSON), with the key that opened the request.

@@ -111,6 +111,7 @@ class _Head(TypedDict):
     create_time: int
     msg_type: str
     agent_id: str | None
+    authorizer_app_id: str | None
     raw: Mapping[str, Any]
 
 
@@ -129,7 +130,9 @@ class EventHead(_Head):
     event_key: str | None
 
 
-def read_head(f: FieldReader, fields: Mapping[str, Any]) -> _Head:
+def read_head(
+    f: FieldReader, fields: Mapping[str, Any], authorizer_app_id: str | None = None
+) -> _Head:
     """The fields every message carries; empty (0 for CreateTime) where absent or malformed."""
     return {
         "to_user_name": f.text("ToUserName"),
@@ -137,5 +140,6 @@ def read_head(f: FieldReader, fields: Mapping[str, Any]) -> _Head:
         "create_time": f.opt_int("CreateTime") or 0,
         "msg_type": f.text("MsgType"),
         "agent_id": f.opt_text("AgentID"),
+        "authorizer_app_id": authorizer_app_id,
         "raw": fields,
     }

@@ -66,6 +66,9 @@ class Message:
     create_time: int
     msg_type: str
     agent_id: str | None = None
+    # The AppID of the account this message was sent to, when it came through an Open Platform
+    # component (the authorizer, 授权方); None otherwise.
+    authorizer_app_id: str | None = None
     raw: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )

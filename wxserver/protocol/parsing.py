@@ -82,15 +82,16 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     return _tidy(children)
 
 
-def message_from_fields(fields: Mapping[str, Any]) -> Message:
+def message_from_fields(fields: Mapping[str, Any], authorizer_app_id: str | None = None) -> Message:
     """Build the typed message for the fields of a callback body (as ``parse_xml`` returns them).
 
     An unknown MsgType gives an UnknownMessage and an unknown Event an UnknownEvent, both with
     every field in ``raw``. Nothing is refused here: a field that is missing or malformed is
-    empty ("" or None), and ``raw`` keeps what arrived.
+    empty ("" or None), and ``raw`` keeps what arrived. ``authorizer_app_id`` is the account a
+    message came for through an Open Platform component.
     """
     f = FieldReader(fields)
-    head = read_head(f, fields)
+    head = read_head(f, fields, authorizer_app_id)
     kind = head["msg_type"].strip().lower()
     if kind == "event":
         event_head: EventHead = {

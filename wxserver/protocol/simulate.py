@@ -124,9 +124,11 @@ def sign_request(
     """Sign ``xml`` (a JSON body for a JSON account) for ``account``; in compat/secure mode
     encrypt it first.
 
-    For a WeCom account the body is always encrypted and only ``msg_signature`` is sent.
+    For a WeCom account the body is always encrypted and only ``msg_signature`` is sent; for an
+    Open Platform component always encrypted, its envelope headed by ``AppId`` for an
+    authorization event.
     """
-    mode = Mode(mode)
+    mode = Mode.SECURE if account.kind is Kind.COMPONENT else Mode(mode)
     token = account.token.reveal()
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or str(secrets.randbelow(10**10))
@@ -156,7 +158,8 @@ def sign_request(
     if wire is Format.JSON:
         return SignedRequest(query, _json_envelope(xml, encrypt, compat=mode is Mode.COMPAT))
     if mode is Mode.SECURE:
-        body = f"<xml><ToUserName>{_cdata(_field(xml, 'ToUserName'))}</ToUserName>"
+        head = "ToUserName" if _field(xml, "ToUserName") or not _field(xml, "AppId") else "AppId"
+        body = f"<xml><{head}>{_cdata(_field(xml, head))}</{head}>"
     else:
         body = xml.decode()[: -len("</xml>")]
     return SignedRequest(query, (body + f"<Encrypt>{_cdata(encrypt)}</Encrypt></xml>").encode())
@@ -170,7 +173,8 @@ def _json_envelope(message: bytes, encrypt: str, *, compat: bool) -> bytes:
         fields = None
     if not isinstance(fields, dict):
         fields = {}
-    envelope = dict(fields) if compat else {"ToUserName": fields.get("ToUserName", "")}
+    head = "AppId" if "AppId" in fields and "ToUserName" not in fields else "ToUserName"
+    envelope = dict(fields) if compat else {head: fields.get(head, "")}
     envelope["Encrypt"] = encrypt
     return json.dumps(envelope, ensure_ascii=False).encode()
 

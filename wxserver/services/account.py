@@ -10,6 +10,7 @@ from wxserver.protocol.messages import Message
 from wxserver.protocol.routing import Router
 from wxserver.protocol.wire import wire_of
 from wxserver.services.api.client import WeChatAPI
+from wxserver.services.component import ComponentServices
 from wxserver.services.config import Account
 from wxserver.services.context import HandlerContext
 from wxserver.services.exchange import Exchange
@@ -32,6 +33,8 @@ class AccountServices:
     wechat_timeout: float = 5.0
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # The component whose authorizers' messages these services answer, if they are its.
+    component: ComponentServices | None = None
     sessions: SessionStore = field(init=False)
     # (reply, message, *, create_time) -> the reply's body in the account's format.
     render: Callable[..., bytes] = field(init=False)
@@ -56,12 +59,20 @@ class AccountServices:
             sleep=self.sleep,
         )
 
+    def api_for(self, message: Message) -> WeChatAPI | None:
+        """The API client that answers ``message``: the account's, or its authorizer's."""
+        if self.component is None:
+            return self.api
+        return self.component.api_for(message.authorizer_app_id)
+
     def context(self, message: Message) -> HandlerContext:
         """What the handlers of ``message`` can reach."""
+        component = self.component
         return HandlerContext(
             account=self.account,
             message=message,
             store=self.store,
             sessions=self.sessions,
-            api=self.api,
+            api=self.api if component is None else component.api_for(message.authorizer_app_id),
+            component=component,
         )

@@ -156,7 +156,7 @@ class Delivery:
         """Send ``reply`` to the sender of ``message`` as a customer-service message."""
         services = self.services
         metrics = services.metrics
-        api = services.api
+        api = services.api_for(message)
         if api is None:
             log.warning(
                 "reply to %s %s and account %s has no customer-service API (no AppSecret); dropped",

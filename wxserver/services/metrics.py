@@ -175,6 +175,29 @@ class Metrics:
             multiprocess_mode="mostrecent",
         )
 
+        # An Open Platform component's alarms (see wxserver.services.component.alarms).
+        self.component_tickets = Counter(
+            "wxserver_component_tickets",
+            "Pushes to a component's authorization-event URL: tickets stored, and pushes "
+            "refused (signature, decryption, or a ticket push without a ticket).",
+            ["component", "result"],
+            registry=r,
+        )
+        self.component_ticket_age = Gauge(
+            "wxserver_component_ticket_age_seconds",
+            "Seconds since the last component_verify_ticket push (-1: none held); WeChat pushes "
+            "every 10 minutes, so over 1200 means two pushes were missed.",
+            ["component"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.authorizer_failures = Counter(
+            "wxserver_authorizer_message_failures",
+            "Authorizers' messages refused or answered with a fault, by reason.",
+            ["component", "reason"],
+            registry=r,
+        )
+
     def meter(self, account: str) -> AccountMeter:
         """The request metrics of ``account``, for its callback route."""
         return AccountMeter(self, account)

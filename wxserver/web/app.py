@@ -24,6 +24,7 @@ from wxserver.services.answering import Answerer
 from wxserver.services.api.account import api_client
 from wxserver.services.background import Background
 from wxserver.services.config import Settings, load_settings
+from wxserver.services.config.model import COMPONENT
 from wxserver.services.delivery import Delivery
 from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs, make_huey
 from wxserver.services.logs import configure_logging
@@ -31,8 +32,9 @@ from wxserver.services.metrics import Metrics
 from wxserver.services.netcheck import NetworkCheck
 from wxserver.services.plugins import load_handler_sets
 from wxserver.services.store import Store, open_store
-from wxserver.web import callback, errors, health, internal, jssdk, oauth
+from wxserver.web import callback, component, errors, health, internal, jssdk, oauth
 from wxserver.web import metrics as metrics_views
+from wxserver.web.component import ComponentSite
 from wxserver.web.direct import WxFlask
 from wxserver.web.pipeline import CallbackPipeline
 from wxserver.web.state import EXTENSION, WxServer
@@ -60,6 +62,9 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     accounts = account_services(settings, store, metrics)
     background = Background()
     deliveries = {name: Delivery(services, background) for name, services in accounts.items()}
+    site = ComponentSite.build(settings, store, metrics, background)
+    if site is not None:
+        deliveries[COMPONENT] = site.delivery
     huey = make_huey(settings.store_url.reveal())
     jobs: Jobs = HueyJobs(huey, deliveries) if huey is not None else ThreadJobs(deliveries)
     allowlist = (
@@ -87,6 +92,7 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
             for name, services in accounts.items()
             if services.api is not None
         },
+        component=None if site is None else site.services,
     )
     app.extensions[EXTENSION] = server
     app.register_blueprint(callback.blueprint(routes))
@@ -96,7 +102,13 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     app.register_blueprint(oauth.blueprint)
     app.register_blueprint(metrics_views.blueprint)
     errors.register(app)
-    app.serve_directly(routes.values())
+    direct = list(routes.values())
+    if site is not None:
+        events, messages = site.routes(settings, metrics, jobs)
+        app.register_blueprint(component.blueprint(site.services.component, events, messages))
+        direct.append(events)
+        site.services.start()
+    app.serve_directly(direct)
     return server
 
 

@@ -27,7 +27,7 @@ from wxserver.services.config import Settings
 from wxserver.services.metrics import Metrics
 from wxserver.web import request_log
 from wxserver.web.errors import INTERNAL_ERROR, problem
-from wxserver.web.pipeline import TEXT, CallbackPipeline, Result
+from wxserver.web.pipeline import TEXT, Pipeline, Result
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -40,13 +40,13 @@ class CallbackRoute:
 
     def __init__(
         self,
-        pipeline: CallbackPipeline,
+        pipeline: Pipeline,
         settings: Settings,
         metrics: Metrics,
         allowlist: CallbackAllowlist | None,
     ) -> None:
         self.pipeline = pipeline
-        account = pipeline.answerer.services.account
+        account = pipeline.account
         self.name = account.name
         self.path = account.path
         self._max_body = settings.max_body_size
@@ -71,8 +71,9 @@ class CallbackRoute:
         status, body, content_type = self.respond(request.environ)
         return Response(body, status=status, content_type=content_type)
 
-    def respond(self, environ: Environ) -> tuple[int, bytes, str]:
-        """Status, body and content type of the answer to one request."""
+    def respond(self, environ: Environ, authorizer: str | None = None) -> tuple[int, bytes, str]:
+        """Status, body and content type of the answer to one request (``authorizer``: the
+        account a component's message is for)."""
         started = time.perf_counter()
         method: str = environ.get("REQUEST_METHOD", "GET")
         query_string: str = environ.get("QUERY_STRING", "")
@@ -87,7 +88,7 @@ class CallbackRoute:
                 result = pipeline.handshake(query, raw_value(query_string, "echostr"))
             else:
                 arrived = pipeline.admit(query)
-                result = pipeline.answer(arrived, query, self._read_body(environ))
+                result = pipeline.answer(arrived, query, self._read_body(environ), authorizer)
         except ProtocolError as exc:
             result = pipeline.refused(exc)
         except Exception as exc:  # a bug in wxserver: logged, and still one line and its metrics

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     # Peers whose X-Forwarded-For is believed: nginx on this machine. gunicorn reads it too.
     "trusted_proxies": ["127.0.0.1", "::1"],
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
+    # An Open Platform component (第三方平台); none unless its AppID and secrets are set.
+    "component": {},
 }
 
 # Environment variable -> path in the settings tree, and how to read its text.
@@ -73,4 +75,14 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_MODE": (("accounts", DEFAULT_ACCOUNT, "mode"), "str"),
     "WX_KIND": (("accounts", DEFAULT_ACCOUNT, "kind"), "str"),
     "WX_FORMAT": (("accounts", DEFAULT_ACCOUNT, "format"), "str"),
+    "WX_COMPONENT_APPID": (("component", "app_id"), "str"),
+    "WX_COMPONENT_APPSECRET": (("component", "app_secret"), "str"),
+    "WX_COMPONENT_TOKEN": (("component", "token"), "str"),
+    "WX_COMPONENT_ENCODING_AES_KEY": (("component", "encoding_aes_key"), "str"),
+    "WX_COMPONENT_PREVIOUS_ENCODING_AES_KEY": (("component", "previous_encoding_aes_key"), "str"),
+    "WX_COMPONENT_PATH": (("component", "path"), "str"),
+    "WX_COMPONENT_MESSAGE_PATH": (("component", "message_path"), "str"),
+    "WX_COMPONENT_FORMAT": (("component", "format"), "str"),
+    "WX_COMPONENT_PLUGINS": (("component", "plugins"), "list"),
+    "WX_COMPONENT_RELEASE_CHECK": (("component", "release_check"), "bool"),
 }

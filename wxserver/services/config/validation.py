@@ -14,8 +14,9 @@ from wxserver.protocol.errors import ConfigError, IllegalAesKeyError
 from wxserver.protocol.secret import Secret
 from wxserver.protocol.wire import Format
 from wxserver.services.addresses import parse_network
+from wxserver.services.config.component import check_paths, component_settings
 from wxserver.services.config.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
-from wxserver.services.config.model import Account, Settings, TokenMode
+from wxserver.services.config.model import COMPONENT, Account, Settings, TokenMode
 from wxserver.services.exchange import Continuation
 
 _ENV_NAME_OF = {".".join(path): name for name, (path, _) in ENVIRONMENT.items()}
@@ -69,6 +70,10 @@ def validate(tree: dict[str, Any]) -> Settings:
             raise ConfigError(
                 "accounts", f"two accounts share the path {path}", "Give each its own."
             )
+    component = component_settings(
+        tree["component"], tolerance=tolerance, budget=float(budget), plugins=plugins
+    )
+    check_paths(component, paths)
     return Settings(
         env=str(tree["env"]),
         bind=str(tree["bind"]),
@@ -84,6 +89,7 @@ def validate(tree: dict[str, Any]) -> Settings:
         callback_ip_allowlist=_callback_ip_allowlist(tree["callback_ip_allowlist"], accounts),
         trusted_proxies=_trusted_proxies(tree),
         accounts=accounts,
+        component=component,
     )
 
 
@@ -236,6 +242,10 @@ def _account(
     if not _NAME_RE.fullmatch(name):
         raise ConfigError(
             f"accounts.{name}", "is not a valid account name", "Use lowercase letters and digits."
+        )
+    if name == COMPONENT:
+        raise ConfigError(
+            f"accounts.{name}", "is the name of the Open Platform component", "Use another name."
         )
     for key in raw:
         if key not in _ACCOUNT_KEYS:
