@@ -102,13 +102,13 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     app.register_blueprint(oauth.blueprint)
     app.register_blueprint(metrics_views.blueprint)
     errors.register(app)
-    direct = list(routes.values())
+    direct, messages = list(routes.values()), None
     if site is not None:
         events, messages = site.routes(settings, metrics, jobs)
         app.register_blueprint(component.blueprint(site.services.component, events, messages))
         direct.append(events)
         site.services.start()
-    app.serve_directly(direct)
+    app.serve_directly(direct, messages)
     return server
 
 

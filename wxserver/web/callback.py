@@ -32,7 +32,7 @@ from wxserver.web.pipeline import TEXT, Pipeline, Result
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
-_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class CallbackRoute:
@@ -61,7 +61,7 @@ class CallbackRoute:
         """The route as a WSGI app."""
         status, body, content_type = self.respond(environ)
         start_response(
-            _STATUS_LINES[status],
+            STATUS_LINES[status],
             [("Content-Type", content_type), ("Content-Length", str(len(body)))],
         )
         return [body]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from flask import Blueprint, Response, request
@@ -41,7 +41,7 @@ from wxserver.services.jobs import Jobs
 from wxserver.services.metrics import Metrics
 from wxserver.services.plugins import load_handler_sets
 from wxserver.services.store import Store
-from wxserver.web.callback import CallbackRoute
+from wxserver.web.callback import STATUS_LINES, CallbackRoute, Environ, StartResponse
 from wxserver.web.pipeline import TEXT, CallbackPipeline, Result
 
 # An authorizer's AppID in the message URL: refused (404) if it could not be one.
@@ -117,13 +117,30 @@ class AuthorizerRoute(CallbackRoute):
         super().__init__(pipeline, settings, metrics, None)
         self.services = services
 
+    @staticmethod
+    def takes(app_id: str) -> bool:
+        """Whether ``app_id`` could be an AppID (anything else is not this route: 404)."""
+        return _APP_ID.fullmatch(app_id) is not None
+
     def view(self, account: str, app_id: str = "") -> Response:
         """The Flask view: the authorizer's AppID from the URL."""
-        if not _APP_ID.fullmatch(app_id):
+        if not self.takes(app_id):
             return Response("Not Found\n", status=404, content_type=TEXT)
         self.services.refresher.run_in_background()
         status, body, content_type = self.respond(request.environ, app_id)
         return Response(body, status=status, content_type=content_type)
+
+    def answer(
+        self, environ: Environ, start_response: StartResponse, app_id: str
+    ) -> Iterable[bytes]:
+        """The route as a WSGI app, for an AppID already taken from the path (direct route)."""
+        self.services.refresher.run_in_background()
+        status, body, content_type = self.respond(environ, app_id)
+        start_response(
+            STATUS_LINES[status],
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
     def _finish(self, method: str, result: Result, started: float) -> None:
         super()._finish(method, result, started)

@@ -55,8 +55,13 @@ def validate(tree: dict[str, Any]) -> Settings:
     if log_format not in ("text", "json"):
         raise ConfigError(_label("log_format"), f"is {log_format!r}", "Use 'text' or 'json'.")
     plugins = _string_list(tree, ("plugins",))
+    component = component_settings(
+        tree["component"], tolerance=tolerance, budget=float(budget), plugins=plugins
+    )
     accounts_tree = tree["accounts"]
-    if not isinstance(accounts_tree, Mapping) or not accounts_tree:
+    if isinstance(accounts_tree, Mapping) and component is not None:
+        accounts_tree = _without_unset_default(accounts_tree)
+    if not isinstance(accounts_tree, Mapping) or not (accounts_tree or component):
         raise ConfigError("accounts", "defines no account", "Add an [accounts.default] table.")
     accounts = tuple(
         _account(str(name), dict(raw), tolerance, float(budget), plugins)
@@ -70,9 +75,6 @@ def validate(tree: dict[str, Any]) -> Settings:
             raise ConfigError(
                 "accounts", f"two accounts share the path {path}", "Give each its own."
             )
-    component = component_settings(
-        tree["component"], tolerance=tolerance, budget=float(budget), plugins=plugins
-    )
     check_paths(component, paths)
     return Settings(
         env=str(tree["env"]),
@@ -91,6 +93,14 @@ def validate(tree: dict[str, Any]) -> Settings:
         accounts=accounts,
         component=component,
     )
+
+
+def _without_unset_default(accounts: Mapping[str, Any]) -> dict[str, Any]:
+    """The accounts, less a default account nobody configured (a server of a component only)."""
+    default = accounts.get(DEFAULT_ACCOUNT)
+    if isinstance(default, Mapping) and not default.get("token"):
+        return {name: raw for name, raw in accounts.items() if name != DEFAULT_ACCOUNT}
+    return dict(accounts)
 
 
 def _check_continuation(account: Account, wechat_timeout: float) -> None:
