@@ -82,3 +82,12 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess  # noqa: PLC0415 - after the folder is set
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Start, in each worker, what an Open Platform component runs beside its requests: the check
+    for a component_verify_ticket (asking WeChat for one when none is held) and the refresher of
+    its authorizers' tokens. Not in the master: threads there would be forked mid-work."""
+    state = getattr(worker.wsgi, "extensions", {}).get("wxserver")
+    if state is not None and state.component is not None:
+        state.component.start()

@@ -24,8 +24,9 @@ AUTHORIZER_USER = "gh_2b2c3d4e5f60"
 PLUGINS = ["tests.component_handlers:handlers", "wxserver.builtin.echo:handlers"]
 
 
-def component_app(fake: FakeWeChat, **component: Any) -> Flask:
-    """An app with the echo account and a component of the fake, on the in-process store."""
+def component_app(fake: FakeWeChat, *, start: bool = True, **component: Any) -> Flask:
+    """An app with the echo account and a component of the fake, on the in-process store;
+    ``start``: what a worker starts (the request for a ticket) done before the test goes on."""
     config = config_with()
     config["api_base_url"] = fake.url
     config["component"] = {
@@ -37,10 +38,10 @@ def component_app(fake: FakeWeChat, **component: Any) -> Flask:
         **component,
     }
     app = create_app(config, environ=HERMETIC_ENV)
-    # The start-up request for a ticket, done before the test goes on.
-    started = services_of(app).started
-    assert started is not None
-    started.result(timeout=10)
+    if start:
+        started = services_of(app).start()
+        assert started is not None
+        started.result(timeout=10)
     return app
 
 

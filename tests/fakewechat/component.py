@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -135,12 +136,18 @@ class FakeComponent:
         url, component = self._push
         body = _ticket_push(ticket, int(self.fake.clock()), component.format)
         signed = sign_request(component, body, "secure")
-        try:
-            status = httpx.post(
-                url, params=signed.query, content=signed.body, timeout=10
-            ).status_code
-        except httpx.HTTPError:
-            status = 0
+        status = 0
+        # A server that asks for a ticket as it starts may not listen yet: WeChat pushes again.
+        for _ in range(100):
+            try:
+                response = httpx.post(url, params=signed.query, content=signed.body, timeout=10)
+            except httpx.ConnectError:
+                time.sleep(0.1)
+                continue
+            except httpx.HTTPError:
+                break
+            status = response.status_code
+            break
         with self.fake._lock:
             self.state.pushes.append(status)
 

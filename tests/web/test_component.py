@@ -180,3 +180,14 @@ def test_component_events_of_an_ordinary_authorizer_go_to_the_handlers(app: Flas
 
 def test_component_account_paths_keep_working(app: Flask) -> None:
     assert WeChatTestClient(app).send_text("still here").content == "still here\nseen 1"
+
+
+def test_component_app_starts_no_thread_until_its_process_serves(fake: FakeWeChat) -> None:
+    services = services_of(component_app(fake, start=False))
+    assert services.started is None  # gunicorn's master would fork right after building it
+    assert fake.calls("/cgi-bin/component/api_start_push_ticket") == 0
+    started = services.start()
+    assert started is not None
+    started.result(timeout=10)
+    assert services.start() is started  # once per process
+    assert fake.calls("/cgi-bin/component/api_start_push_ticket") == 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
 
 from wxserver.protocol import signature
 from wxserver.protocol.crypto import MessageCrypto
@@ -58,9 +57,6 @@ _PLAIN, _COMPAT, _SECURE = Mode.PLAIN.value, Mode.COMPAT.value, Mode.SECURE.valu
 # or "secure") and the index of the EncodingAESKey that opened it (-1 in plaintext mode). A
 # plain tuple, unpacked where it is used: one is made per message.
 Opened = tuple[Message, str, int]
-# The same with the message's fields, before they are typed (:meth:`CallbackProtocol.
-# open_fields`): a component's authorization events are not messages.
-OpenedFields = tuple[dict[str, Any], str, int]
 
 
 def require(query: Mapping[str, str], *names: str) -> list[str]:
@@ -189,11 +185,6 @@ class CallbackProtocol:
         ``query`` passed :meth:`admit` first. ``authorizer`` is the AppID of the account a
         component's message is for (from the message URL), set on the message.
         """
-        fields, mode, key_index = self.open_fields(query, body)
-        return (message_from_fields(fields, authorizer), mode, key_index)
-
-    def open_fields(self, query: Mapping[str, str], body: bytes) -> OpenedFields:
-        """:meth:`open`, up to the message's fields."""
         encrypt: object
         if self._sealed or query.get("encrypt_type", "").lower() == "aes":
             encrypt, compat = self.wire.envelope(body)
@@ -208,7 +199,7 @@ class CallbackProtocol:
                 raise DowngradeError(
                     f"account {self.name!r} is in secure mode and refuses plaintext messages"
                 )
-            return (fields, _PLAIN, -1)
+            return (message_from_fields(fields, authorizer), _PLAIN, -1)
         if not isinstance(encrypt, str) or not encrypt:
             raise XmlError("the request is encrypted but the body has no Encrypt field")
         crypto = self._crypto()
@@ -221,8 +212,8 @@ class CallbackProtocol:
             encrypt=encrypt,
         )
         decrypted = crypto.decrypt(encrypt)
-        fields = self.wire.parse(decrypted.plaintext)
-        return (fields, _COMPAT if compat else _SECURE, decrypted.key_index)
+        message = message_from_fields(self.wire.parse(decrypted.plaintext), authorizer)
+        return (message, _COMPAT if compat else _SECURE, decrypted.key_index)
 
     def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
         """The encrypted reply envelope of ``xml`` (or JSON), with the key that opened the request.

@@ -111,7 +111,6 @@ class _Head(TypedDict):
     create_time: int
     msg_type: str
     agent_id: str | None
-    authorizer_app_id: str | None
     raw: Mapping[str, Any]
 
 
@@ -130,9 +129,7 @@ class EventHead(_Head):
     event_key: str | None
 
 
-def read_head(
-    f: FieldReader, fields: Mapping[str, Any], authorizer_app_id: str | None = None
-) -> _Head:
+def read_head(f: FieldReader, fields: Mapping[str, Any]) -> _Head:
     """The fields every message carries; empty (0 for CreateTime) where absent or malformed."""
     return {
         "to_user_name": f.text("ToUserName"),
@@ -140,6 +137,5 @@ def read_head(
         "create_time": f.opt_int("CreateTime") or 0,
         "msg_type": f.text("MsgType"),
         "agent_id": f.opt_text("AgentID"),
-        "authorizer_app_id": authorizer_app_id,
         "raw": fields,
     }

@@ -107,7 +107,6 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
         events, messages = site.routes(settings, metrics, jobs)
         app.register_blueprint(component.blueprint(site.services.component, events, messages))
         direct.append(events)
-        site.services.start()
     app.serve_directly(direct, messages)
     return server
 

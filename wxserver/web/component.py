@@ -84,7 +84,7 @@ class EventPipeline:
 
     def admit(self, query: Mapping[str, str]) -> float:
         """msg_signature present, ``signature`` (when sent) and the timestamp checked."""
-        self.services.refresher.run_in_background()
+        self.services.start()
         arrived = time.time()
         self.protocol.admit(query, arrived)
         return arrived
@@ -93,7 +93,9 @@ class EventPipeline:
         self, arrived: float, query: Mapping[str, str], body: bytes, authorizer: str | None = None
     ) -> Result:
         """Open the push and act on it; always ``success`` once it is opened."""
-        fields, mode, _ = self.protocol.open_fields(query, body)
+        # Not a message (InfoType, no MsgType): its fields are the raw of an UnknownMessage.
+        message, mode, _ = self.protocol.open(query, body)
+        fields = message.raw
         outcome = self.services.on_event(fields)
         info_type = str(fields.get("InfoType") or "-")
         return Result(200, SUCCESS, TEXT, outcome, mode, info_type)
@@ -126,7 +128,7 @@ class AuthorizerRoute(CallbackRoute):
         """The Flask view: the authorizer's AppID from the URL."""
         if not self.takes(app_id):
             return Response("Not Found\n", status=404, content_type=TEXT)
-        self.services.refresher.run_in_background()
+        self.services.start()
         status, body, content_type = self.respond(request.environ, app_id)
         return Response(body, status=status, content_type=content_type)
 
@@ -134,7 +136,7 @@ class AuthorizerRoute(CallbackRoute):
         self, environ: Environ, start_response: StartResponse, app_id: str
     ) -> Iterable[bytes]:
         """The route as a WSGI app, for an AppID already taken from the path (direct route)."""
-        self.services.refresher.run_in_background()
+        self.services.start()
         status, body, content_type = self.respond(environ, app_id)
         start_response(
             STATUS_LINES[status],

@@ -24,6 +24,6 @@ def scrape() -> Response:
             state.metrics.callback_check.labels(check.api.app_id, "ping").set(int(last.ping_ok))
     if state.component is not None:
         state.component.observe()
-        state.component.refresher.run_in_background()
+        state.component.start()
     body = state.metrics.exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)

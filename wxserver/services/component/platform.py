@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from wxserver.protocol.api_errors import ApiError, ApiUnavailableError
+from wxserver.services import forks
 from wxserver.services.api.client import DEFAULT_BASE_URLS, WeChatAPI
 from wxserver.services.background import Background
 from wxserver.services.component.alarms import REFUSED_PUSH, Alarms
@@ -81,6 +82,7 @@ class ComponentServices:
         )
         self.api.tokens = self.owner
         self.started: Future[Any] | None = None
+        self._started_pid = 0
         self._clients: OrderedDict[str, WeChatAPI] = OrderedDict()
         self._guard = threading.Lock()
         self.refresher = AuthorizerRefresher(
@@ -187,10 +189,22 @@ class ComponentServices:
         log.info("no component_verify_ticket held: asked WeChat to push one")
         return True
 
-    def start(self) -> Future[Any]:
-        """What the component does once the app is built: ask for a ticket if none is held
-        (on a thread; ``started`` tells when it is done)."""
-        self.started = self.background.submit(self.ensure_ticket)
+    def start(self) -> Future[Any] | None:
+        """Once in each process: ask for a ticket if none is held (on a thread; ``started``
+        tells when it is done), and start the authorizer token refresher.
+
+        Never in the process that builds the app before forking (gunicorn's master with
+        preload_app): a thread holding a lock at the fork would leave it held in every worker.
+        gunicorn calls this as each worker starts (config/gunicorn.conf.py); the component's
+        URLs call it too, for any other server.
+        """
+        if self._started_pid == forks.pid:  # nearly always: started already
+            return self.started
+        with self._guard:
+            if self._started_pid != forks.pid:
+                self._started_pid = forks.pid
+                self.started = self.background.submit(self.ensure_ticket)
+                self.refresher.run_in_background()
         return self.started
 
     def observe(self) -> None:
