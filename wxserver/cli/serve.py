@@ -58,6 +58,8 @@ def run(env: str | None, bind: str | None, workers: int | None) -> None:
     # Checked here too, so a bad plugin is one clear line rather than gunicorn's boot traceback.
     for account in settings.accounts:
         handler_sets(settings, account)
+    if settings.component is not None:
+        handler_sets(settings, settings.component.authorizers_account())
     serve(bind or settings.bind, workers=workers)
 
 

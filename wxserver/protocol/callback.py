@@ -6,6 +6,11 @@ open`: detect the mode (``encrypt_type=aes`` or an ``<Encrypt>`` element), verif
 ``msg_signature`` and decrypt with the current key then the previous one, and parse the message.
 A reply is sealed with the key that opened its request. Every check that fails raises a
 :class:`~wxserver.protocol.errors.ProtocolError`; nothing here reads a clock, a store or a socket.
+
+Two adapters vary per account: its :class:`~wxserver.protocol.wire.Wire` (XML or JSON bodies and
+replies) and its :class:`Kind` (which signatures come before the body, whether every callback is
+encrypted). An Open Platform component's URLs are a kind too: always encrypted with the
+component's Token and key, the authorizer's AppID from the URL set on the message.
 """
 
 from __future__ import annotations
