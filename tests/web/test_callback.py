@@ -237,7 +237,8 @@ def _tampered_envelope(app: Flask, change: str) -> tuple[int, str]:
         body = signed.body
     else:
         bad = {
-            "flipped": encrypt[:20] + ("A" if encrypt[20] != "A" else "B") + encrypt[21:],
+            # Ciphertext block 0 is XORed into plaintext block 1, which opens with the length field.
+            "flipped": ("A" if encrypt[0] != "A" else "B") + encrypt[1:],
             "not-base64": encrypt[:-4] + "!!!!",
             "short-block": encrypt[:-24] + "==",
             "other-appid": MessageCrypto(

@@ -117,7 +117,8 @@ def test_json_push_tampered_ciphertext_is_refused_with_its_code(
         query["msg_signature"] = "0" * 40
     else:
         envelope["Encrypt"] = {
-            "flipped": encrypt[:20] + ("A" if encrypt[20] != "A" else "B") + encrypt[21:],
+            # Ciphertext block 0 is XORed into plaintext block 1, which opens with the length field.
+            "flipped": ("A" if encrypt[0] != "A" else "B") + encrypt[1:],
             "not-base64": encrypt[:-4] + "!!!!",
             "short-block": encrypt[:-24] + "==",
             "other-appid": MessageCrypto([AES_KEY], "wxsomeoneelse").encrypt(message()),
