@@ -114,13 +114,16 @@ def job_worker(
 
 
 @contextmanager
-def gunicorn(env: Mapping[str, str], *, workers: int = 2, capture: bool = True) -> Iterator[Server]:
+def gunicorn(
+    env: Mapping[str, str], *, workers: int = 2, capture: bool = True, port: int | None = None
+) -> Iterator[Server]:
     """Start the Procfile's web command: gunicorn with the settings shipped in the package.
 
     With ``capture`` the output is readable from ``process.stdout``/``stderr``; without, it goes
-    to a file, so a test sending many requests never fills a pipe nobody reads.
+    to a file, so a test sending many requests never fills a pipe nobody reads. ``port``: one the
+    test chose (to tell another server where this one will listen); a free one by default.
     """
-    port = free_port()
+    port = port or free_port()
     scratch = tempfile.mkdtemp(prefix="wxserver-gunicorn-")
     full_env = clean_env(
         {

@@ -30,3 +30,21 @@ def test_cli_new_keys_are_valid() -> None:
     values: dict[str, Any] = dict(line.split("=", 1) for line in done.stdout.split())
     settings = load_settings({**ENV, **values, "WX_MODE": "secure"})
     assert settings.account("default").token.reveal() == values["WX_TOKEN"]
+
+
+def test_cli_check_config_shows_the_component_with_secrets_masked() -> None:
+    component = {
+        "WX_COMPONENT_APPID": "wx00000fakecomponent",
+        "WX_COMPONENT_APPSECRET": "componentsecret123",
+        "WX_COMPONENT_TOKEN": "componenttoken42",
+        "WX_COMPONENT_ENCODING_AES_KEY": AES_KEY,
+    }
+    done = run_cli("check-config", env={**ENV, **component})
+    assert done.returncode == 0, done.stderr
+    assert (
+        "component wx00000fakecomponent: events=/wechat/component "
+        "messages=/wechat/component/$APPID$ format=xml"
+    ) in done.stdout
+    assert "handler sets=release-check, echo" in done.stdout
+    for secret in ("componentsecret123", "componenttoken42", AES_KEY):
+        assert secret not in done.stdout

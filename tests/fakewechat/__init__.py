@@ -22,9 +22,11 @@ answer. The same is available over HTTP for other processes: ``GET /_fake/stats`
 failover between "hosts" is visible in ``served_by``. ``python -m tests.fakewechat`` runs it alone.
 
 The platform's state and its clock are in ``state``, the platform itself in ``fake``, the endpoints
-that need no more than the state in ``endpoints``, and the HTTP server in ``server``.
+that need no more than the state in ``endpoints``, the Open Platform component's in ``component``
+(``fake.component``), and the HTTP server in ``server``.
 """
 
+from tests.fakewechat.component import COMPONENT_APP_ID, COMPONENT_SECRET, FakeComponent
 from tests.fakewechat.fake import FakeWeChat, main
 from tests.fakewechat.server import remote_stats
 from tests.fakewechat.state import (
@@ -44,7 +46,10 @@ __all__ = [
     "APP_ID",
     "APP_SECRET",
     "CALLBACK_IPS",
+    "COMPONENT_APP_ID",
+    "COMPONENT_SECRET",
     "FORCE_REFRESH_INTERVAL",
+    "FakeComponent",
     "FakeWeChat",
     "Fault",
     "ManualClock",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.fakewechat.component import COMPONENT_ENDPOINTS, FakeComponent
 from tests.fakewechat.endpoints import ENDPOINTS, Route
 from tests.fakewechat.pay import FakePay, Raw
 from tests.fakewechat.server import Handler, Server
@@ -50,6 +51,8 @@ class FakeWeChat:
         self._state = State()
         # The merchant API (/v3/...), when a test sets one up.
         self.pay: FakePay | None = None
+        # The Open Platform component's side of the platform.
+        self.component = FakeComponent(self, token_lifetime)
         self._server = Server(("127.0.0.1", port), Handler)
         self._server.fake = self
         self._thread: threading.Thread | None = None
@@ -212,7 +215,9 @@ class FakeWeChat:
                     return problem
             answer = route.handler(self, now, query, body)
             if path.startswith("/cgi-bin/message/") and answer.get("errcode", 0) == 0:
-                self._state.sent.append(Sent(path, body, raw))
+                token = self._state.tokens.get(query.get("access_token", ""))
+                sender = token.app_id if token is not None else ""
+                self._state.sent.append(Sent(path, body, raw, sender))
             return answer
 
     def _check_token(self, value: str, now: float) -> dict[str, Any] | None:
@@ -312,6 +317,7 @@ _ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/sns/oauth2/access_token"): Route(FakeWeChat.oauth_token, needs_token=False),
     ("GET", "/sns/userinfo"): Route(FakeWeChat.userinfo, needs_token=False),
     **ENDPOINTS,
+    **COMPONENT_ENDPOINTS,
 }
 
 

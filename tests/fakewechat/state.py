@@ -41,6 +41,8 @@ class Token:
     expires_at: float
     revoked: bool = False
     calls: int = 0
+    # Whose token it is: the fake's account, or an authorizer of the fake component.
+    app_id: str = APP_ID
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Sent:
     path: str
     body: dict[str, Any]
     raw: bytes
+    # The account whose access_token sent it.
+    app_id: str = APP_ID
 
 
 @dataclass

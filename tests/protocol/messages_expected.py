@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.protocol.message_bodies import OA, USER
+from tests.protocol.messages_expected_miniprogram import MINIPROGRAM_EXPECTED
 from wxserver.protocol.events import (
     ArticleUrl,
     CardEvent,
@@ -138,7 +139,7 @@ EXPECTED: dict[str, tuple[type[Message], dict[str, Any]]] = {
             "url": "https://mp.weixin.qq.com/",
         },
     ),
-    "unknown_msgtype.xml": (UnknownMessage, {"msg_type": "miniprogrampage"}),
+    "unknown_msgtype.xml": (UnknownMessage, {"msg_type": "channels_product"}),
     "event_subscribe.xml": (
         SubscribeEvent,
         {"event": "subscribe", "event_key": None, "scene": None, "ticket": None},
@@ -377,3 +378,4 @@ EXPECTED: dict[str, tuple[type[Message], dict[str, Any]]] = {
         {"event": "user_authorization_revoke", "event_key": None},
     ),
 }
+EXPECTED |= MINIPROGRAM_EXPECTED

@@ -35,6 +35,16 @@ def check_config(env: str | None) -> None:
             f"platform_cert_files={len(merchant.platform_cert_files)} "
             f"certificate download={'on' if merchant.private_key_file else 'off'}"
         )
+    component = settings.component
+    if component is not None:
+        sets = handler_sets(settings, component.authorizers_account())
+        click.echo(
+            f"component {component.app_id}: events={component.path} "
+            f"messages={component.message_path} format={component.format} "
+            f"token={component.token} encoding_aes_key={component.encoding_aes_key} "
+            f"app_secret={component.app_secret} "
+            f"handler sets={', '.join(hs.name for hs in sets) or '(none)'}"
+        )
     click.echo("configuration OK")
 
 

@@ -28,6 +28,7 @@ from wxserver.cli.common import (
 from wxserver.protocol.api_errors import ApiError
 from wxserver.protocol.errors import WxServerError
 from wxserver.protocol.routing import Router
+from wxserver.services.component.checks import check_component
 from wxserver.services.config import load_settings
 from wxserver.services.doctor import (
     TIMEOUT,
@@ -215,7 +216,9 @@ def doctor(env: str | None, account_name: str | None, url: str | None, retry: bo
     if settings.pay is not None and not account_name:
         sets = [hs for router in routers.values() for hs in router.handler_sets]
         check_pay(settings.pay, sets, checks)
-    if url:
+    if store is not None and not account_name:
+        check_component(settings, store, checks, retry=retry)
+    if url and accounts:
         target = next((a for a in accounts if a.path == urlsplit(url).path), accounts[0])
         checks.section(f"callback URL {url}")
         check_url(url, target, checks, timeout=TIMEOUT)

@@ -66,6 +66,12 @@ def run(env: str | None, bind: str | None, workers: int | None) -> None:
                 use_entry_points=settings.load_entry_points,
                 search_path=settings.plugin_path,
             )
+        if settings.component is not None:
+            load_handler_sets(
+                settings.component.authorizers_account().plugins,
+                use_entry_points=settings.load_entry_points,
+                search_path=settings.plugin_path,
+            )
     try:
         address = bind or listen_address(os.environ, settings.bind)
     except ValueError as exc:

@@ -22,6 +22,7 @@ from wxserver.protocol.simulate import (
     sign_handshake,
     sign_request,
 )
+from wxserver.protocol.wire import XML_WIRE, wire_of
 
 # Plausible fields for each message type, so `simulate --type image` needs no more options.
 SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
@@ -62,7 +63,7 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
 @click.option("--event", default="subscribe", show_default=True, help="Event name (--type event).")
 @click.option("--event-key", default=None, help="EventKey of the event.")
 @click.option("--from-user", default="oWxServerSimulatedUser00000", show_default=True)
-@click.option("--field", "extra", multiple=True, metavar="NAME=VALUE", help="Extra XML fields.")
+@click.option("--field", "extra", multiple=True, metavar="NAME=VALUE", help="Extra fields.")
 @click.option("--handshake", is_flag=True, help="Send the GET handshake instead of a message.")
 @click.option("--web", is_flag=True, help="Serve a WeChat chat page on 127.0.0.1 instead.")
 @click.option(
@@ -125,16 +126,17 @@ def simulate(
             click.echo(f"GET {url} -> {response.status_code} {response.text.strip()!r}")
             click.echo("handshake OK" if ok else "handshake FAILED")
             sys.exit(0 if ok else 1)
+        wire = wire_of(account.format)
         if msg_type == "event":
-            xml = build_event(event, event_key, from_user=from_user, **fields)
+            body = build_event(event, event_key, from_user=from_user, format=wire.format, **fields)
         else:
-            xml = build_message(msg_type, from_user=from_user, **fields)
-        signed = sign_request(account, xml, mode or account.mode)
+            body = build_message(msg_type, from_user=from_user, format=wire.format, **fields)
+        signed = sign_request(account, body, mode or account.mode)
         response = httpx.post(
             url,
             params=signed.query,
             content=signed.body,
-            headers={"Content-Type": "text/xml"},
+            headers={"Content-Type": "text/xml" if wire is XML_WIRE else wire.content_type},
             timeout=10,
         )
     except httpx.HTTPError as exc:

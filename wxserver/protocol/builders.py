@@ -28,6 +28,7 @@ from wxserver.protocol.events import (
     SubscribeMsgSentEvent,
     TemplateSendJobFinishEvent,
     UnsubscribeEvent,
+    UserEnterTempsessionEvent,
     VerificationEvent,
     VerificationFailEvent,
     ViewEvent,
@@ -40,6 +41,7 @@ from wxserver.protocol.messages import (
     LinkMessage,
     LocationMessage,
     Message,
+    MiniprogramPageMessage,
     NormalMessage,
     ShortVideoMessage,
     TextMessage,
@@ -92,6 +94,17 @@ def _link(f: FieldReader, h: NormalHead) -> NormalMessage:
     )
 
 
+def _miniprogram_page(f: FieldReader, h: NormalHead) -> NormalMessage:
+    return MiniprogramPageMessage(
+        **h,
+        title=f.text("Title"),
+        app_id=f.text("AppId"),
+        page_path=f.text("PagePath"),
+        thumb_url=f.text("ThumbUrl"),
+        thumb_media_id=f.text("ThumbMediaId"),
+    )
+
+
 _NormalBuilder = Callable[[FieldReader, NormalHead], NormalMessage]
 
 NORMAL_BUILDERS: dict[type[NormalMessage], _NormalBuilder] = {
@@ -102,6 +115,7 @@ NORMAL_BUILDERS: dict[type[NormalMessage], _NormalBuilder] = {
     ShortVideoMessage: _short_video,
     LocationMessage: _location,
     LinkMessage: _link,
+    MiniprogramPageMessage: _miniprogram_page,
 }
 
 
@@ -161,6 +175,10 @@ def _location_select(f: FieldReader, h: EventHead) -> EventMessage:
 
 def _view_miniprogram(f: FieldReader, h: EventHead) -> EventMessage:
     return ViewMiniprogramEvent(**h, menu_id=f.opt_text("MenuId"))
+
+
+def _user_enter_tempsession(f: FieldReader, h: EventHead) -> EventMessage:
+    return UserEnterTempsessionEvent(**h, session_from=f.opt_text("SessionFrom"))
 
 
 def _template_finish(f: FieldReader, h: EventHead) -> EventMessage:
@@ -300,6 +318,7 @@ EVENT_BUILDERS: dict[type[EventMessage], Callable[[FieldReader, EventHead], Even
     PicEvent: _pic,
     LocationSelectEvent: _location_select,
     ViewMiniprogramEvent: _view_miniprogram,
+    UserEnterTempsessionEvent: _user_enter_tempsession,
     TemplateSendJobFinishEvent: _template_finish,
     MassSendJobFinishEvent: _mass_finish,
     PublishJobFinishEvent: _publish_finish,

@@ -6,6 +6,11 @@ open`: detect the mode (``encrypt_type=aes`` or an ``<Encrypt>`` element), verif
 ``msg_signature`` and decrypt with the current key then the previous one, and parse the message.
 A reply is sealed with the key that opened its request. Every check that fails raises a
 :class:`~wxserver.protocol.errors.ProtocolError`; nothing here reads a clock, a store or a socket.
+
+Two adapters vary per account: its :class:`~wxserver.protocol.wire.Wire` (XML or JSON bodies and
+replies) and its :class:`Kind` (which signatures come before the body, whether every callback is
+encrypted). An Open Platform component's URLs are a kind too: always encrypted with the
+component's Token and key, the authorizer's AppID from the URL set on the message.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from enum import StrEnum
 
 from wxserver.protocol import signature
 from wxserver.protocol.crypto import MessageCrypto
-from wxserver.protocol.envelope import read_envelope
 from wxserver.protocol.errors import (
     DowngradeError,
     MissingParameterError,
@@ -24,8 +28,8 @@ from wxserver.protocol.errors import (
     XmlError,
 )
 from wxserver.protocol.messages import Message
-from wxserver.protocol.parsing import message_from_fields, parse_xml
-from wxserver.protocol.replies import render_own_envelope
+from wxserver.protocol.parsing import message_from_fields
+from wxserver.protocol.wire import XML_WIRE, Wire
 
 
 class Mode(StrEnum):
@@ -37,10 +41,17 @@ class Mode(StrEnum):
 
 
 class Kind(StrEnum):
-    """What sort of account calls the URL: an Official Account, or a WeCom (企业微信) app."""
+    """What sort of account calls the URL: an Official Account, a WeCom (企业微信) app, or a
+    mini-program (小程序), whose callbacks are an Official Account's but whose only passive
+    reply is transfer_customer_service."""
 
     MP = "mp"
     WECOM = "wecom"
+    MINIPROGRAM = "miniprogram"
+    # An Open Platform component's two push URLs (authorization events, and its authorizers'
+    # messages): always encrypted with the component's Token and key; ``signature`` is checked
+    # when it is sent, msg_signature always.
+    COMPONENT = "component"
 
 
 # The modes as plain strings, for the log line and the metrics' labels.
@@ -68,7 +79,18 @@ def require(query: Mapping[str, str], *names: str) -> list[str]:
 class CallbackProtocol:
     """The checks, envelope and parsing of one account's callbacks."""
 
-    __slots__ = ("_plain_refused", "_wecom", "crypto", "kind", "mode", "name", "token", "tolerance")
+    __slots__ = (
+        "_plain_refused",
+        "_sealed",
+        "_wecom",
+        "crypto",
+        "kind",
+        "mode",
+        "name",
+        "token",
+        "tolerance",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -80,14 +102,19 @@ class CallbackProtocol:
         kind: Kind,
         mode: Mode,
         tolerance: int,
+        wire: Wire = XML_WIRE,
     ) -> None:
         self.name = name
         self.token = token
         self.kind = kind
         self.mode = mode
         self.tolerance = tolerance
+        # The account's 数据格式: how bodies are read and replies written.
+        self.wire = wire
         self.crypto = MessageCrypto(encoding_aes_keys, app_id) if encoding_aes_keys else None
         self._wecom = kind is Kind.WECOM
+        # Every callback encrypted, msg_signature required before the body is read.
+        self._sealed = kind is Kind.WECOM or kind is Kind.COMPONENT
         self._plain_refused = mode is Mode.SECURE
 
     # --- checks shared by GET and POST -------------------------------------------------------
@@ -144,27 +171,32 @@ class CallbackProtocol:
         """The checks made before the body is read.
 
         WeCom sends no ``signature``: its msg_signature covers the body's Encrypt, so there the
-        timestamp is the only check before the body is read.
+        timestamp is the only check before the body is read. A component's pushes are checked
+        the same way, and their ``signature`` too when it is sent.
         """
-        if self._wecom:
+        if self._sealed:
             _, timestamp, nonce = require(query, "msg_signature", "timestamp", "nonce")
+            sig = query.get("signature")
+            if sig is not None and not self._wecom:
+                signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
         else:
             sig, timestamp, nonce = require(query, "signature", "timestamp", "nonce")
             signature.check(token=self.token, signature=sig, timestamp=timestamp, nonce=nonce)
         self.check_timestamp(timestamp, now)
 
-    def open(self, query: Mapping[str, str], body: bytes) -> Opened:
+    def open(self, query: Mapping[str, str], body: bytes, authorizer: str | None = None) -> Opened:
         """Find the mode, verify and decrypt the envelope if there is one, parse the message.
 
-        ``query`` passed :meth:`admit` first.
+        ``query`` passed :meth:`admit` first. ``authorizer`` is the AppID of the account a
+        component's message is for (from the message URL), set on the message.
         """
         encrypt: object
-        if self._wecom or query.get("encrypt_type", "").lower() == "aes":
-            encrypt, compat = read_envelope(body)
+        if self._sealed or query.get("encrypt_type", "").lower() == "aes":
+            encrypt, compat = self.wire.envelope(body)
             aes = True
         else:
             # Plaintext mode, unless the body turns out to be an envelope all the same.
-            fields = parse_xml(body)
+            fields = self.wire.parse(body)
             encrypt, compat = fields.get("Encrypt"), "MsgType" in fields
             aes = encrypt is not None
         if not aes:
@@ -172,9 +204,9 @@ class CallbackProtocol:
                 raise DowngradeError(
                     f"account {self.name!r} is in secure mode and refuses plaintext messages"
                 )
-            return (message_from_fields(fields), _PLAIN, -1)
+            return (message_from_fields(fields, authorizer), _PLAIN, -1)
         if not isinstance(encrypt, str) or not encrypt:
-            raise XmlError("the request is encrypted but the body has no Encrypt element")
+            raise XmlError("the request is encrypted but the body has no Encrypt field")
         crypto = self._crypto()
         (msg_signature,) = require(query, "msg_signature")
         signature.check(
@@ -185,15 +217,15 @@ class CallbackProtocol:
             encrypt=encrypt,
         )
         decrypted = crypto.decrypt(encrypt)
-        message = message_from_fields(parse_xml(decrypted.plaintext))
+        message = message_from_fields(self.wire.parse(decrypted.plaintext), authorizer)
         return (message, _COMPAT if compat else _SECURE, decrypted.key_index)
 
     def seal(self, xml: bytes, key_index: int, timestamp: int, nonce: int) -> bytes:
-        """The encrypted reply envelope of ``xml``, with the key that opened the request.
+        """The encrypted reply envelope of ``xml`` (or JSON), with the key that opened the request.
 
         The reply is sealed with the key that opened the request, so a rotation in progress never
         answers with a key WeChat has not switched to yet.
         """
         encrypt = self._crypto().encrypt(xml, key_index=key_index)
         msg_signature = signature.sign(self.token, str(timestamp), str(nonce), encrypt)
-        return render_own_envelope(encrypt, msg_signature, timestamp, nonce)
+        return self.wire.seal(encrypt, msg_signature, timestamp, nonce)

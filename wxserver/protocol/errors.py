@@ -91,6 +91,11 @@ class XmlError(ProtocolError):
     code: ClassVar[int] = -40002
 
 
+class JsonError(XmlError):
+    """The body is not the JSON object WeChat sends: malformed, not UTF-8, a duplicate key, nested
+    too deep, a number too long, or another top level. A parse error as XmlError is (-40002)."""
+
+
 class CryptoError(ProtocolError):
     """The AES envelope could not be opened or built; ``code`` is the official sample's code."""
 

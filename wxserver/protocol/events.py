@@ -103,6 +103,15 @@ class ViewMiniprogramEvent(EventMessage):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserEnterTempsessionEvent(EventMessage):
+    """A user opened a mini-program's customer-service chat; ``session_from`` is the button's
+    ``session-from`` value."""
+
+    event_names: ClassVar[frozenset[str]] = frozenset({"user_enter_tempsession"})
+    session_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TemplateSendJobFinishEvent(EventMessage):
     """A template message was delivered or failed (``MsgID`` on the wire)."""
 

@@ -66,6 +66,9 @@ class Message:
     create_time: int
     msg_type: str
     agent_id: str | None = None
+    # The AppID of the account this message was sent to, when it came through an Open Platform
+    # component (the authorizer, 授权方); None otherwise.
+    authorizer_app_id: str | None = None
     raw: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
@@ -184,6 +187,18 @@ class LinkMessage(NormalMessage):
     title: str = ""
     description: str = ""
     url: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MiniprogramPageMessage(NormalMessage):
+    """A mini-program card a user sent to its customer service (小程序卡片)."""
+
+    msg_types: ClassVar[frozenset[str]] = frozenset({"miniprogrampage"})
+    title: str = ""
+    app_id: str = ""
+    page_path: str = ""
+    thumb_url: str = ""
+    thumb_media_id: str = ""
 
 
 # --- events (B3) --------------------------------------------------------------------------------

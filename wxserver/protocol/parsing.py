@@ -82,16 +82,18 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     return _tidy(children)
 
 
-def message_from_fields(fields: Mapping[str, Any]) -> Message:
+def message_from_fields(fields: Mapping[str, Any], authorizer_app_id: str | None = None) -> Message:
     """Build the typed message for the fields of a callback body (as ``parse_xml`` returns them).
 
     An unknown MsgType gives an UnknownMessage and an unknown Event an UnknownEvent, both with
     every field in ``raw``. Nothing is refused here: a field that is missing or malformed is
-    empty ("" or None), and ``raw`` keeps what arrived.
+    empty ("" or None), and ``raw`` keeps what arrived. ``authorizer_app_id`` is the account a
+    message came for through an Open Platform component.
     """
     f = FieldReader(fields)
     head = read_head(f, fields)
     kind = head["msg_type"].strip().lower()
+    message: Message
     if kind == "event":
         event_head: EventHead = {
             **head,
@@ -99,17 +101,21 @@ def message_from_fields(fields: Mapping[str, Any]) -> Message:
             "event_key": f.opt_text("EventKey"),
         }
         build_event = BY_EVENT.get(event_head["event"].strip().lower())
-        return UnknownEvent(**event_head) if build_event is None else build_event(f, event_head)
-    build = BY_MSG_TYPE.get(kind)
-    if build is None:
-        return UnknownMessage(**head)
-    normal_head: NormalHead = {
-        **head,
-        "msg_id": f.opt_int("MsgId"),
-        "msg_data_id": f.opt_text("MsgDataId"),
-        "idx": f.opt_int("Idx"),
-    }
-    return build(f, normal_head)
+        message = UnknownEvent(**event_head) if build_event is None else build_event(f, event_head)
+    elif (build := BY_MSG_TYPE.get(kind)) is None:
+        message = UnknownMessage(**head)
+    else:
+        normal_head: NormalHead = {
+            **head,
+            "msg_id": f.opt_int("MsgId"),
+            "msg_data_id": f.opt_text("MsgDataId"),
+            "idx": f.opt_int("Idx"),
+        }
+        message = build(f, normal_head)
+    if authorizer_app_id is not None:
+        # Set on the new message before anyone sees it: the common case stays as it was.
+        object.__setattr__(message, "authorizer_app_id", authorizer_app_id)
+    return message
 
 
 def parse_message(body: bytes) -> Message:

@@ -6,6 +6,7 @@ simulate`` over HTTP, and ``wxserver doctor``'s signed handshake.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -17,9 +18,9 @@ from wxserver.protocol import signature
 from wxserver.protocol.callback import Kind, Mode
 from wxserver.protocol.crypto import MessageCrypto
 from wxserver.protocol.errors import SignatureError, XmlError
-from wxserver.protocol.parsing import parse_xml
 from wxserver.protocol.replies import SUCCESS
 from wxserver.protocol.secret import Secret
+from wxserver.protocol.wire import Format, wire_of
 
 
 class Account(Protocol):
@@ -33,6 +34,8 @@ class Account(Protocol):
     def encoding_aes_keys(self) -> tuple[str, ...]: ...
     @property
     def kind(self) -> Kind: ...
+    @property
+    def format(self) -> Format: ...
 
 
 def _cdata(value: str) -> str:
@@ -55,11 +58,13 @@ def build_message(
     to_user: str = "gh_wxserver_test",
     from_user: str = "oWxServerTestUser0000000000",
     create_time: int | None = None,
+    format: Format | str = Format.XML,
     **fields: Any,
 ) -> bytes:
     """Build an inbound message as WeChat sends it; ``fields`` use WeChat's element names.
 
-    Normal messages get a fresh MsgId unless one is given; events get none.
+    Normal messages get a fresh MsgId unless one is given; events get none. ``format="json"``
+    builds the JSON object instead (numbers as numbers, nested mappings as objects).
     """
     body: dict[str, Any] = {
         "ToUserName": to_user,
@@ -72,6 +77,8 @@ def build_message(
         # Random, not a counter: two simulator processes started in the same second must not
         # send the same MsgId, which the server would rightly treat as a retry.
         body["MsgId"] = secrets.randbits(63)
+    if Format(format) is Format.JSON:
+        return json.dumps(body, ensure_ascii=False).encode()
     return ("<xml>" + "".join(_element(k, v) for k, v in body.items()) + "</xml>").encode()
 
 
@@ -80,14 +87,15 @@ def build_event(event: str, event_key: str | None = None, **fields: Any) -> byte
     extra: dict[str, Any] = {"Event": event}
     if event_key is not None:
         extra["EventKey"] = event_key
-    passthrough = {k: fields.pop(k) for k in ("to_user", "from_user", "create_time") if k in fields}
+    named = ("to_user", "from_user", "create_time", "format")
+    passthrough = {k: fields.pop(k) for k in named if k in fields}
     return build_message("event", **passthrough, **extra, **fields)
 
 
-def _field(xml: bytes, name: str) -> str:
-    # Tests also sign bodies that are deliberately not valid XML.
+def _field(body: bytes, name: str, format: Format = Format.XML) -> str:
+    # Tests also sign bodies that are deliberately not valid XML (or JSON).
     try:
-        return str(parse_xml(xml).get(name, ""))
+        return str(wire_of(format).parse(body).get(name) or "")
     except XmlError:
         return ""
 
@@ -113,11 +121,14 @@ def sign_request(
     timestamp: int | None = None,
     nonce: str | None = None,
 ) -> SignedRequest:
-    """Sign ``xml`` for ``account``; in compat/secure mode encrypt it first.
+    """Sign ``xml`` (a JSON body for a JSON account) for ``account``; in compat/secure mode
+    encrypt it first.
 
-    For a WeCom account the body is always encrypted and only ``msg_signature`` is sent.
+    For a WeCom account the body is always encrypted and only ``msg_signature`` is sent; for an
+    Open Platform component always encrypted, its envelope headed by ``AppId`` for an
+    authorization event.
     """
-    mode = Mode(mode)
+    mode = Mode.SECURE if account.kind is Kind.COMPONENT else Mode(mode)
     token = account.token.reveal()
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or str(secrets.randbelow(10**10))
@@ -131,11 +142,12 @@ def sign_request(
         query = {"msg_signature": signature.sign(token, ts, nonce, encrypt), "timestamp": ts}
         query["nonce"] = nonce
         return SignedRequest(query, body.encode())
+    wire = Format(account.format)
     query = {
         "signature": signature.sign(token, ts, nonce),
         "timestamp": ts,
         "nonce": nonce,
-        "openid": _field(xml, "FromUserName"),
+        "openid": _field(xml, "FromUserName", wire),
     }
     if mode is Mode.PLAIN:
         return SignedRequest(query, xml)
@@ -143,11 +155,28 @@ def sign_request(
     encrypt = crypto.encrypt(xml)
     query["encrypt_type"] = "aes"
     query["msg_signature"] = signature.sign(token, ts, nonce, encrypt)
+    if wire is Format.JSON:
+        return SignedRequest(query, _json_envelope(xml, encrypt, compat=mode is Mode.COMPAT))
     if mode is Mode.SECURE:
-        body = f"<xml><ToUserName>{_cdata(_field(xml, 'ToUserName'))}</ToUserName>"
+        head = "ToUserName" if _field(xml, "ToUserName") or not _field(xml, "AppId") else "AppId"
+        body = f"<xml><{head}>{_cdata(_field(xml, head))}</{head}>"
     else:
         body = xml.decode()[: -len("</xml>")]
     return SignedRequest(query, (body + f"<Encrypt>{_cdata(encrypt)}</Encrypt></xml>").encode())
+
+
+def _json_envelope(message: bytes, encrypt: str, *, compat: bool) -> bytes:
+    """``{"ToUserName", "Encrypt"}``; in compatible mode the plaintext fields travel beside it."""
+    try:
+        fields = json.loads(message)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        fields = {}
+    head = "AppId" if "AppId" in fields and "ToUserName" not in fields else "ToUserName"
+    envelope = dict(fields) if compat else {head: fields.get(head, "")}
+    envelope["Encrypt"] = encrypt
+    return json.dumps(envelope, ensure_ascii=False).encode()
 
 
 def sign_handshake(
@@ -184,6 +213,7 @@ class ReplyResult:
     body: bytes
     content_type: str
     encrypted: bool = False
+    # The reply as WeChat reads it, decrypted: XML, or JSON for a JSON account.
     xml: bytes = b""
     fields: dict[str, Any] = field(default_factory=dict)
 
@@ -206,10 +236,14 @@ class ReplyResult:
 
 
 def open_reply(account: Account, status: int, body: bytes, content_type: str) -> ReplyResult:
-    """Read a response the way WeChat does: check the envelope's MsgSignature, then decrypt."""
+    """Read a response the way WeChat does: check the envelope's MsgSignature, then decrypt.
+
+    The body is read in the account's format (XML, or JSON): a reply in the other one is refused.
+    """
     if status != 200 or body in (SUCCESS, b""):
         return ReplyResult(status, body, content_type)
-    fields = parse_xml(body)
+    parse = wire_of(account.format).parse
+    fields = parse(body)
     if "Encrypt" not in fields:
         return ReplyResult(status, body, content_type, xml=body, fields=fields)
     encrypt = str(fields["Encrypt"])
@@ -224,5 +258,5 @@ def open_reply(account: Account, status: int, body: bytes, content_type: str) ->
         raise SignatureError("the reply's TimeStamp is not in seconds")
     plaintext = MessageCrypto(account.encoding_aes_keys, account.app_id).decrypt(encrypt).plaintext
     return ReplyResult(
-        status, body, content_type, encrypted=True, xml=plaintext, fields=parse_xml(plaintext)
+        status, body, content_type, encrypted=True, xml=plaintext, fields=parse(plaintext)
     )

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from wxserver.protocol.messages import Message
 from wxserver.protocol.routing import Router
+from wxserver.protocol.wire import wire_of
 from wxserver.services.api.client import WeChatAPI
+from wxserver.services.component import ComponentServices
 from wxserver.services.config import Account
 from wxserver.services.context import HandlerContext
 from wxserver.services.exchange import Exchange
@@ -31,10 +33,15 @@ class AccountServices:
     wechat_timeout: float = 5.0
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # The component whose authorizers' messages these services answer, if they are its.
+    component: ComponentServices | None = None
     sessions: SessionStore = field(init=False)
+    # (reply, message, *, create_time) -> the reply's body in the account's format.
+    render: Callable[..., bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sessions", SessionStore(self.store))
+        object.__setattr__(self, "render", wire_of(self.account.format).render)
 
     @property
     def name(self) -> str:
@@ -52,14 +59,22 @@ class AccountServices:
             sleep=self.sleep,
         )
 
+    def api_for(self, message: Message) -> WeChatAPI | None:
+        """The API client that answers ``message``: the account's, or its authorizer's."""
+        if self.component is None:
+            return self.api
+        return self.component.api_for(message.authorizer_app_id)
+
     def context(self, message: Message) -> HandlerContext:
         """What the handlers of ``message`` can reach."""
+        component = self.component
         return HandlerContext(
             account=self.account,
             message=message,
             store=self.store,
             sessions=self.sessions,
-            api=self.api,
+            api=self.api if component is None else component.api_for(message.authorizer_app_id),
+            component=component,
         )
 
 

@@ -20,7 +20,7 @@ import time
 from typing import NamedTuple
 
 from wxserver.protocol.messages import Message
-from wxserver.protocol.replies import Deferred, TextReply, render
+from wxserver.protocol.replies import Deferred, Reply, TextReply
 from wxserver.services.account import AccountServices
 from wxserver.services.context import handler_context
 from wxserver.services.delivery import Delivery, rendered
@@ -29,7 +29,8 @@ from wxserver.services.jobs import Job, Jobs
 
 
 class Answer(NamedTuple):
-    """How one copy of a message was answered: the reply's XML (b"" for ``success``) and why."""
+    """How one copy of a message was answered: the reply's body in the account's format (b"" for
+    ``success``) and why."""
 
     xml: bytes
     # reply, success, late, held, handed-off, handler-error or reply-error.
@@ -46,6 +47,7 @@ class Answerer:
         self.services = services
         self.delivery = delivery
         self.jobs = jobs
+        self._passive_only = delivery.passive_only
 
     def answer(self, message: Message, arrived: float) -> Answer:
         """Answer one copy of ``message``, which arrived at ``arrived`` (the clock's time)."""
@@ -68,6 +70,9 @@ class Answerer:
             )
             return waited._replace(handler=handler, handler_seconds=seconds)
         answer, xml, fault = rendered(services, dispatched, message)
+        if self._passive_only and answer is not None and self.delivery.sends(answer):
+            # A mini-program: the reply goes out through the customer-service API.
+            return self._send_soon(exchange, message, answer, handler, seconds)
         if services.clock() > deadline:
             # Finished after the budget: the next copy, or the customer-service API, has it.
             self.delivery.settle(exchange, message, answer, xml)
@@ -75,6 +80,12 @@ class Answerer:
         exchange.complete(xml)
         # No job will look for this reply, so there is nothing to mark as delivered.
         return Answer(xml, fault or ("reply" if xml else "success"), handler, seconds)
+
+    def _send_soon(
+        self, exchange: Exchange, message: Message, reply: Reply, handler: str, seconds: float
+    ) -> Answer:
+        self.delivery.send_soon(exchange, message, reply)
+        return Answer(b"", "handed-off", handler, seconds)
 
     def _await(
         self,
@@ -103,8 +114,8 @@ class Answerer:
         exchange.hand_off()
         text = placeholder if placeholder is not None else services.account.placeholder
         xml = (
-            render(TextReply(content=text), message, create_time=int(services.clock()))
-            if text
+            services.render(TextReply(content=text), message, create_time=int(services.clock()))
+            if text and not self._passive_only  # a mini-program has no passive text
             else b""
         )
         return Answer(xml, "handed-off", duplicate=duplicate)

@@ -12,6 +12,7 @@ from types import TracebackType
 
 from wxserver.protocol.messages import Message
 from wxserver.services.api.client import WeChatAPI
+from wxserver.services.component import ComponentServices
 from wxserver.services.config import Account
 from wxserver.services.sessions import Session, SessionStore
 from wxserver.services.store import Store
@@ -20,7 +21,16 @@ from wxserver.services.store import Store
 class HandlerContext:
     """The account a message arrived for, the message, the server's store and the user's session."""
 
-    __slots__ = ("_api", "_held", "_session", "_sessions", "account", "message", "store")
+    __slots__ = (
+        "_api",
+        "_held",
+        "_session",
+        "_sessions",
+        "account",
+        "component",
+        "message",
+        "store",
+    )
 
     def __init__(
         self,
@@ -30,6 +40,7 @@ class HandlerContext:
         store: Store,
         sessions: SessionStore | None = None,
         api: WeChatAPI | None = None,
+        component: ComponentServices | None = None,
     ) -> None:
         self.account = account
         self.message = message
@@ -38,10 +49,13 @@ class HandlerContext:
         self._session: Session | None = None
         self._held: AbstractContextManager[None] | None = None
         self._api = api
+        # The Open Platform component a message came through (its authorizers' messages only).
+        self.component = component
 
     @property
     def api(self) -> WeChatAPI:
-        """The account's WeChat API client (customer-service messages, templates, ...)."""
+        """The account's WeChat API client (customer-service messages, templates, ...); for an
+        authorizer's message, a client bound to that authorizer and its token."""
         if self._api is None:
             raise RuntimeError(
                 f"account {self.account.name!r} has no API client: set its AppSecret "

@@ -14,6 +14,7 @@ import threading
 import time
 
 from wxserver.protocol.api_errors import ApiError, ApiUnavailableError
+from wxserver.protocol.callback import Kind
 from wxserver.protocol.errors import ReplyError
 from wxserver.protocol.messages import Message, facts
 from wxserver.protocol.replies import (
@@ -24,12 +25,13 @@ from wxserver.protocol.replies import (
     NoReply,
     Reply,
     TextReply,
+    TransferCustomerServiceReply,
     VoiceReply,
-    render,
 )
 from wxserver.protocol.routing import Dispatched
 from wxserver.services.account import AccountServices
 from wxserver.services.api.client import WeChatAPI
+from wxserver.services.background import Background
 from wxserver.services.context import handler_context
 from wxserver.services.exchange import Exchange
 from wxserver.services.jobs import LEASE, Job
@@ -66,7 +68,7 @@ def rendered(services: AccountServices, dispatched: Dispatched, message: Message
     if isinstance(reply, NoReply | Deferred):
         return NOTHING
     try:
-        return (reply, render(reply, message, create_time=int(services.clock())), None)
+        return (reply, services.render(reply, message, create_time=int(services.clock())), None)
     except ReplyError as exc:
         log.error(
             "handler %s returned a reply WeChat would not deliver (account=%s msg_id=%s): %s",
@@ -110,29 +112,65 @@ def send_reply(api: WeChatAPI, openid: str, reply: Reply) -> None:
 
 
 class Delivery:
-    """One account's late replies: settled for the next copy, or sent through the API."""
+    """One account's late replies: settled for the next copy, or sent through the API.
 
-    def __init__(self, services: AccountServices) -> None:
+    A mini-program has no passive reply but transfer_customer_service: every other reply of its
+    handlers goes out through the customer-service API (see :meth:`send_soon`), and every copy
+    of the message is answered ``success``.
+    """
+
+    def __init__(self, services: AccountServices, background: Background | None = None) -> None:
         self.services = services
+        self.background = background or Background(workers=1)
+        self.passive_only = services.account.kind is Kind.MINIPROGRAM
+
+    def sends(self, reply: Reply | None) -> bool:
+        """Whether ``reply`` goes out through the API rather than passively (mini-programs)."""
+        return (
+            self.passive_only
+            and reply is not None
+            and not isinstance(reply, TransferCustomerServiceReply)
+        )
 
     def settle(self, exchange: Exchange, message: Message, reply: Reply | None, xml: bytes) -> None:
         """Record a reply that missed its request; send it if no copy of the message will."""
+        if self.sends(reply):
+            exchange.complete(b"")
+            if exchange.take_delivery() and reply is not None:
+                self.send(message, reply)
+            return
         if not exchange.settle(xml, grace=GRACE) or reply is None:
             return
+        self.send(message, reply)
+
+    def send_soon(self, exchange: Exchange, message: Message, reply: Reply) -> None:
+        """Answer every copy ``success`` and send ``reply`` through the API, off the request."""
+        exchange.complete(b"")
+        self.background.submit(self._send_once, exchange, message, reply)
+
+    def _send_once(self, exchange: Exchange, message: Message, reply: Reply) -> None:
+        if exchange.take_delivery():
+            self.send(message, reply)
+
+    def send(self, message: Message, reply: Reply) -> None:
+        """Send ``reply`` to the sender of ``message`` as a customer-service message."""
         services = self.services
         metrics = services.metrics
-        if services.api is None:
+        api = services.api_for(message)
+        if api is None:
             log.warning(
-                "reply to %s was ready after every attempt and account %s has no "
-                "customer-service API (no AppSecret); dropped",
+                "reply to %s %s and account %s has no customer-service API (no AppSecret); dropped",
                 message.key,
+                "cannot be passive (a mini-program)"
+                if self.passive_only
+                else "was ready after every attempt",
                 services.name,
             )
             if metrics is not None:
                 metrics.dropped_replies.labels(services.name, "no-api").inc()
             return
         try:
-            send_reply(services.api, message.from_user_name, reply)
+            send_reply(api, message.from_user_name, reply)
         except (ApiError, ApiUnavailableError, ReplyError) as exc:
             log.warning("customer-service reply to %s failed: %s", message.key, exc)
             if metrics is not None:

@@ -18,6 +18,11 @@ MP console alarm              metric to alert on
 DNS失败 (DNS failure)         ``wxserver_callback_check_ok{check="dns"}`` 0: WeChat's hourly check
                               of the callback URL (wxserver.netcheck) could not resolve it
 MarkFail (自动屏蔽)           follows the three above; alert on any of them, not on this one
+component ticket push         ``wxserver_component_ticket_age_seconds`` over 1200 (two pushes
+(推送component_verify_ticket   missed) or -1 (none held); ``wxserver_component_tickets_total``
+超时/失败)                    ``{result="refused"}``: pushes the component's checks refused
+component message push        ``wxserver_authorizer_message_failures_total``: authorizers'
+(推送第三方平台消息超时/失败)  messages refused, answered late or with a fault
 ============================  =====================================================================
 """
 
@@ -188,6 +193,29 @@ class Metrics:
             ["app_id", "check"],
             registry=r,
             multiprocess_mode="mostrecent",
+        )
+
+        # An Open Platform component's alarms (see wxserver.services.component.alarms).
+        self.component_tickets = Counter(
+            "wxserver_component_tickets",
+            "Pushes to a component's authorization-event URL: tickets stored, and pushes "
+            "refused (signature, decryption, or a ticket push without a ticket).",
+            ["component", "result"],
+            registry=r,
+        )
+        self.component_ticket_age = Gauge(
+            "wxserver_component_ticket_age_seconds",
+            "Seconds since the last component_verify_ticket push (-1: none held); WeChat pushes "
+            "every 10 minutes, so over 1200 means two pushes were missed.",
+            ["component"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.authorizer_failures = Counter(
+            "wxserver_authorizer_message_failures",
+            "Authorizers' messages refused or answered with a fault, by reason.",
+            ["component", "reason"],
+            registry=r,
         )
 
     def store_state(self, degraded: bool) -> None:

@@ -18,12 +18,15 @@ from wxserver.protocol.callback import CallbackProtocol, Kind
 from wxserver.protocol.errors import ConfigError, WxServerError
 from wxserver.protocol.handlers import HandlerSet
 from wxserver.protocol.routing import Router
+from wxserver.protocol.wire import wire_of
 from wxserver.services.account import AccountServices
 from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.answering import Answerer
 from wxserver.services.api.account import api_client
+from wxserver.services.background import Background
 from wxserver.services.config import Settings, load_settings
 from wxserver.services.config.environment import unknown_names
+from wxserver.services.config.model import COMPONENT
 from wxserver.services.delivery import Delivery
 from wxserver.services.jobs import HueyJobs, Jobs, ThreadJobs
 from wxserver.services.logs import configure_logging
@@ -34,8 +37,9 @@ from wxserver.services.plugins import load_handler_sets
 from wxserver.services.queue import make_huey
 from wxserver.services.startup import report_when_uncaught
 from wxserver.services.store import Store, open_shared_store
-from wxserver.web import callback, errors, health, internal, jssdk, oauth, pay
+from wxserver.web import callback, component, errors, health, internal, jssdk, oauth, pay
 from wxserver.web import metrics as metrics_views
+from wxserver.web.component import ComponentSite
 from wxserver.web.direct import WxFlask
 from wxserver.web.pipeline import CallbackPipeline
 from wxserver.web.state import EXTENSION, WxServer
@@ -76,7 +80,11 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
         settings.store_url.reveal(), settings.store_fallback_url, on_change=metrics.store_state
     )
     accounts = account_services(settings, store, metrics)
-    deliveries = {name: Delivery(services) for name, services in accounts.items()}
+    background = Background()
+    deliveries = {name: Delivery(services, background) for name, services in accounts.items()}
+    site = ComponentSite.build(settings, store, metrics, background)
+    if site is not None:
+        deliveries[COMPONENT] = site.delivery
     huey = make_huey(settings.store_url.reveal())
     jobs: Jobs = HueyJobs(huey, deliveries) if huey is not None else ThreadJobs(deliveries)
     allowlist = (
@@ -118,6 +126,7 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
             if services.api is not None
         },
         pay=notify,
+        component=None if site is None else site.services,
     )
     app.extensions[EXTENSION] = server
     app.register_blueprint(callback.blueprint(routes))
@@ -129,7 +138,12 @@ def init_app(app: WxFlask, settings: Settings) -> WxServer:
     if merchant is not None and notify is not None:
         app.register_blueprint(pay.blueprint(notify, merchant.path, settings.max_body_size))
     errors.register(app)
-    app.serve_directly(routes.values())
+    direct, messages = list(routes.values()), None
+    if site is not None:
+        events, messages = site.routes(settings, metrics, jobs)
+        app.register_blueprint(component.blueprint(site.services.component, events, messages))
+        direct.append(events)
+    app.serve_directly(direct, messages)
     return server
 
 
@@ -169,6 +183,7 @@ def _protocol(services: AccountServices) -> CallbackProtocol:
         kind=account.kind,
         mode=account.mode,
         tolerance=account.timestamp_tolerance,
+        wire=wire_of(account.format),
     )
 
 

@@ -28,12 +28,12 @@ from wxserver.services.config import Settings
 from wxserver.services.metrics import Metrics
 from wxserver.web import request_log
 from wxserver.web.errors import problem
-from wxserver.web.pipeline import TEXT, CallbackPipeline, Result
+from wxserver.web.pipeline import TEXT, Pipeline, Result
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
-_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class CallbackRoute:
@@ -41,13 +41,13 @@ class CallbackRoute:
 
     def __init__(
         self,
-        pipeline: CallbackPipeline,
+        pipeline: Pipeline,
         settings: Settings,
         metrics: Metrics,
         allowlist: CallbackAllowlist | None,
     ) -> None:
         self.pipeline = pipeline
-        account = pipeline.answerer.services.account
+        account = pipeline.account
         self.name = account.name
         self.path = account.path
         self._max_body = settings.max_body_size
@@ -62,7 +62,7 @@ class CallbackRoute:
         """The route as a WSGI app."""
         status, body, content_type = self.respond(environ)
         start_response(
-            _STATUS_LINES[status],
+            STATUS_LINES[status],
             [("Content-Type", content_type), ("Content-Length", str(len(body)))],
         )
         return [body]
@@ -72,8 +72,9 @@ class CallbackRoute:
         status, body, content_type = self.respond(request.environ)
         return Response(body, status=status, content_type=content_type)
 
-    def respond(self, environ: Environ) -> tuple[int, bytes, str]:
-        """Status, body and content type of the answer to one request."""
+    def respond(self, environ: Environ, authorizer: str | None = None) -> tuple[int, bytes, str]:
+        """Status, body and content type of the answer to one request (``authorizer``: the
+        account a component's message is for)."""
         started = time.perf_counter()
         method: str = environ.get("REQUEST_METHOD", "GET")
         query_string: str = environ.get("QUERY_STRING", "")
@@ -88,7 +89,7 @@ class CallbackRoute:
                 result = pipeline.handshake(query, raw_value(query_string, "echostr"))
             else:
                 arrived = pipeline.admit(query)
-                result = pipeline.answer(arrived, query, self._read_body(environ))
+                result = pipeline.answer(arrived, query, self._read_body(environ), authorizer)
         except ProtocolError as exc:
             result = pipeline.refused(exc)
         except Exception as exc:  # a fault of ours: logged with its traceback, and still answered

@@ -122,3 +122,12 @@ def on_exit(server: Any) -> None:
     """Remove the metrics folder this server made for itself."""
     if OWN_METRICS_DIR:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start, in each worker, what an Open Platform component runs beside its requests: the check
+    for a component_verify_ticket (asking WeChat for one when none is held) and the refresher of
+    its authorizers' tokens. Not in the master: threads there would be forked mid-work."""
+    state = getattr(worker.wsgi, "extensions", {}).get("wxserver")
+    if state is not None and state.component is not None:
+        state.component.start()

@@ -44,7 +44,7 @@ def _configuration_problem(app: Flask) -> str | None:
     if state is None:
         return "not configured: the app was not built by wxserver.create_app"
     accounts = state.settings.accounts
-    if not accounts:
+    if not accounts and state.component is None:
         return "not configured: no account is configured"
     missing = [account.name for account in accounts if account.name not in state.accounts]
     if missing:

@@ -22,5 +22,8 @@ def scrape() -> Response:
         if last is not None:
             state.metrics.callback_check.labels(check.api.app_id, "dns").set(int(last.dns_ok))
             state.metrics.callback_check.labels(check.api.app_id, "ping").set(int(last.ping_ok))
+    if state.component is not None:
+        state.component.observe()
+        state.component.start()
     body = state.metrics.exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)

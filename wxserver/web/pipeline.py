@@ -17,16 +17,16 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from wxserver.protocol.callback import CallbackProtocol
 from wxserver.protocol.errors import ProtocolError, ReplayError
 from wxserver.protocol.messages import facts
 from wxserver.protocol.replies import SUCCESS
 from wxserver.services.answering import Answerer
+from wxserver.services.config import Account
 from wxserver.web.errors import refusal_text
 
-XML = "application/xml"
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -52,6 +52,33 @@ class Result(NamedTuple):
     error: ProtocolError | None = None
 
 
+class Pipeline(Protocol):
+    """What a callback route drives: an account's pipeline, or a component's event pipeline."""
+
+    @property
+    def account(self) -> Account:
+        """The account (or the component's stand-in for one) whose URL this is."""
+        ...
+
+    def handshake(self, query: Mapping[str, str], echostr: bytes | None) -> Result:
+        """The GET handshake."""
+        ...
+
+    def admit(self, query: Mapping[str, str]) -> float:
+        """The checks made before a POST's body is read; when the request arrived."""
+        ...
+
+    def answer(
+        self, arrived: float, query: Mapping[str, str], body: bytes, authorizer: str | None = None
+    ) -> Result:
+        """The answer to a POSTed body."""
+        ...
+
+    def refused(self, error: ProtocolError) -> Result:
+        """The answer to a request a check refused."""
+        ...
+
+
 class CallbackPipeline:
     """One account's callback URL: verify, open, parse, claim, dispatch, render, seal."""
 
@@ -69,6 +96,8 @@ class CallbackPipeline:
         self._store = services.store
         self._replay_prefix = f"replay:{services.name}:"
         self._replay_ttl = max(services.account.timestamp_tolerance, 60)
+        # A reply, plaintext or sealed, in the account's format.
+        self._content_type = protocol.wire.content_type
 
     def handshake(self, query: Mapping[str, str], echostr: bytes | None) -> Result:
         """The GET handshake: ``echostr`` back, byte for byte, once the signature holds."""
@@ -80,9 +109,17 @@ class CallbackPipeline:
         self.protocol.admit(query, arrived)
         return arrived
 
-    def answer(self, arrived: float, query: Mapping[str, str], body: bytes) -> Result:
-        """Answer the POSTed ``body`` of a request admitted at ``arrived``."""
-        message, mode, key_index = self.protocol.open(query, body)
+    @property
+    def account(self) -> Account:
+        """The account whose URL this pipeline answers."""
+        return self.answerer.services.account
+
+    def answer(
+        self, arrived: float, query: Mapping[str, str], body: bytes, authorizer: str | None = None
+    ) -> Result:
+        """Answer the POSTed ``body`` of a request admitted at ``arrived``; ``authorizer`` is
+        the account a component's message is for."""
+        message, mode, key_index = self.protocol.open(query, body, authorizer)
         if key_index < 0:
             self._refuse_replay(query, body)
         answer = self.answerer.answer(message, arrived)
@@ -90,11 +127,11 @@ class CallbackPipeline:
         if not xml:
             body, content_type = SUCCESS, TEXT
         elif key_index < 0:
-            body, content_type = xml, XML
+            body, content_type = xml, self._content_type
         else:
             nonce = secrets.randbits(32)
             body = self.protocol.seal(xml, key_index, int(self.clock()), nonce)
-            content_type = XML
+            content_type = self._content_type
         return Result(
             200,
             body,

@@ -12,6 +12,7 @@ from wxserver.services.account import AccountServices
 from wxserver.services.allowlist import CallbackAllowlist
 from wxserver.services.api.account import owner_of
 from wxserver.services.api.client import WeChatAPI
+from wxserver.services.component import ComponentServices
 from wxserver.services.config import Account, Settings
 from wxserver.services.jobs import Jobs
 from wxserver.services.metrics import Metrics
@@ -42,6 +43,8 @@ class WxServer:
     netchecks: Mapping[str, NetworkCheck] = field(default_factory=dict)
     # The WeChat Pay merchant's notify URL, when one is configured.
     pay: PayPipeline | None = None
+    # The Open Platform component, when one is configured.
+    component: ComponentServices | None = None
 
 
 def state(app: Flask) -> WxServer:

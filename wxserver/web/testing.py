@@ -39,13 +39,13 @@ class WeChatTestClient:
         return response.status_code, response.get_data()
 
     def post(self, xml: bytes, *, mode: Mode | str | None = None) -> ReplyResult:
-        """POST ``xml`` signed (and encrypted) for the client's or the given mode."""
+        """POST ``xml`` (JSON for a JSON account) signed, and encrypted, for the mode."""
         signed = sign_request(self.account, xml, mode if mode is not None else self.mode)
         response = self.client.post(
             self.account.path,
             query_string=signed.query,
             data=signed.body,
-            content_type="text/xml",
+            content_type="application/json" if self.account.format == "json" else "text/xml",
         )
         return open_reply(
             self.account, response.status_code, response.get_data(), response.content_type
@@ -53,12 +53,14 @@ class WeChatTestClient:
 
     def send(self, msg_type: str, **fields: Any) -> ReplyResult:
         """Send a normal message of ``msg_type`` with WeChat's field names."""
+        fields.setdefault("format", self.account.format)
         return self.post(build_message(msg_type, **fields))
 
     def send_text(self, content: str, **fields: Any) -> ReplyResult:
         """Send a text message."""
-        return self.post(build_message("text", Content=content, **fields))
+        return self.send("text", Content=content, **fields)
 
     def send_event(self, event: str, event_key: str | None = None, **fields: Any) -> ReplyResult:
         """Send an event."""
+        fields.setdefault("format", self.account.format)
         return self.post(build_event(event, event_key, **fields))

@@ -22,6 +22,7 @@ from tests.web.simulator.stack import ENV
 from tests.web.simulator.support import development
 from wxserver.protocol.callback import Kind, Mode
 from wxserver.protocol.secret import Secret
+from wxserver.protocol.wire import Format
 from wxserver.services.config import Account
 from wxserver.web.simulator.actions import Action, read_action
 from wxserver.web.simulator.player import FAILURE_NOTICE, Player
@@ -125,6 +126,7 @@ class OtherAccount:
     app_id: str
     encoding_aes_keys: tuple[str, ...]
     kind: Kind = Kind.MP
+    format: Format = Format.XML
 
 
 def test_player_shows_a_refusal_as_wechat_would(server: Server, account: Account) -> None:

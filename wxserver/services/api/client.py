@@ -84,6 +84,7 @@ class WeChatAPI(Transport):
         backoff: float = 0.2,
         max_connections: int = 32,
         on_error: Callable[[ApiError], None] | None = None,
+        share: Transport | None = None,
     ) -> None:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
@@ -96,6 +97,7 @@ class WeChatAPI(Transport):
             backoff=backoff,
             max_connections=max_connections,
             on_error=on_error,
+            share=share,
         )
         self.app_id = app_id
         self._secret = app_secret

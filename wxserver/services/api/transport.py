@@ -88,6 +88,41 @@ class _Lane:
 MAX_ATTEMPTS = 3
 
 
+class _Pool:
+    """The connections of one process, in lanes; shared by the clients made to share them."""
+
+    def __init__(self, timeout: httpx.Timeout, max_connections: int) -> None:
+        self.timeout = timeout
+        self.sizes = {"api": max_connections, "credentials": 2}
+        self.pid = 0
+        self.lanes: dict[str, _Lane] = {}  # opened on first use, see lane()
+        self.opening = threading.Lock()
+
+    def lane(self, name: str) -> _Lane:
+        # Two pools per process. Token and ticket fetches have their own small one, so that a
+        # refresh, which every other process may be waiting for, never queues behind ordinary
+        # calls. And one per process: connections opened before a fork (gunicorn forks its
+        # workers after building the app) must not be shared with the children.
+        pid = os.getpid()
+        with self.opening:
+            if self.pid != pid:
+                self.lanes, self.pid = {}, pid
+            lane = self.lanes.get(name)
+            if lane is None:
+                size = self.sizes[name]
+                limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+                client = httpx.Client(timeout=self.timeout, limits=limits, trust_env=False)
+                lane = self.lanes[name] = _Lane(client, _Gate(size))
+            return lane
+
+    def close(self) -> None:
+        with self.opening:
+            lanes, self.lanes = self.lanes, {}
+        if self.pid == os.getpid():
+            for lane in lanes.values():
+                lane.client.close()
+
+
 class Transport:
     """Sends requests to WeChat's base URLs in turn; returns the JSON answer or a typed error."""
 
@@ -101,6 +136,7 @@ class Transport:
         backoff: float,
         max_connections: int,
         on_error: Callable[[ApiError], None] | None,
+        share: Transport | None = None,
     ) -> None:
         self.base_urls = tuple(base_urls)
         # Told of every errcode WeChat returns (metrics count them by errcode).
@@ -112,35 +148,17 @@ class Transport:
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
         )
-        self._sizes = {"api": max_connections, "credentials": 2}
-        self._pid = 0
-        self._lanes: dict[str, _Lane] = {}  # opened on first use, see _lane()
-        self._opening = threading.Lock()
+        # ``share``: use that client's connections (the many authorizers of one component).
+        self._pool: _Pool = (
+            share._pool if share is not None else _Pool(self._timeout, max_connections)
+        )
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        with self._opening:
-            lanes, self._lanes = self._lanes, {}
-        if self._pid == os.getpid():
-            for lane in lanes.values():
-                lane.client.close()
+        """Close the pooled connections (those of every client sharing them)."""
+        self._pool.close()
 
     def _lane(self, name: str) -> _Lane:
-        # Two pools per process. Token and ticket fetches have their own small one, so that a
-        # refresh, which every other process may be waiting for, never queues behind ordinary
-        # calls. And one per process: connections opened before a fork (gunicorn forks its
-        # workers after building the app) must not be shared with the children.
-        pid = os.getpid()
-        with self._opening:
-            if self._pid != pid:
-                self._lanes, self._pid = {}, pid
-            lane = self._lanes.get(name)
-            if lane is None:
-                size = self._sizes[name]
-                limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-                client = httpx.Client(timeout=self._timeout, limits=limits, trust_env=False)
-                lane = self._lanes[name] = _Lane(client, _Gate(size))
-            return lane
+        return self._pool.lane(name)
 
     def _request(
         self, lane_name: str, method: str, base: str, path: str, params: Params, **options: Any

@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "accounts": {DEFAULT_ACCOUNT: {"path": "/wechat"}},
     # The WeChat Pay merchant whose notifications this server receives; off without mch_id.
     "pay": {},
+    # An Open Platform component (第三方平台); none unless its AppID and secrets are set.
+    "component": {},
 }
 
 # Environment variable -> path in the settings tree, and how to read its text.
@@ -94,4 +96,15 @@ ENVIRONMENT: dict[str, tuple[tuple[str, ...], str]] = {
     "WX_PAY_API_BASE_URL": (("pay", "api_base_url"), "str"),
     "WX_PLUGIN_PATH": (("plugin_path",), "paths"),
     "WX_WORKER_ELSEWHERE": (("worker_elsewhere",), "bool"),
+    "WX_FORMAT": (("accounts", DEFAULT_ACCOUNT, "format"), "str"),
+    "WX_COMPONENT_APPID": (("component", "app_id"), "str"),
+    "WX_COMPONENT_APPSECRET": (("component", "app_secret"), "str"),
+    "WX_COMPONENT_TOKEN": (("component", "token"), "str"),
+    "WX_COMPONENT_ENCODING_AES_KEY": (("component", "encoding_aes_key"), "str"),
+    "WX_COMPONENT_PREVIOUS_ENCODING_AES_KEY": (("component", "previous_encoding_aes_key"), "str"),
+    "WX_COMPONENT_PATH": (("component", "path"), "str"),
+    "WX_COMPONENT_MESSAGE_PATH": (("component", "message_path"), "str"),
+    "WX_COMPONENT_FORMAT": (("component", "format"), "str"),
+    "WX_COMPONENT_PLUGINS": (("component", "plugins"), "list"),
+    "WX_COMPONENT_RELEASE_CHECK": (("component", "release_check"), "bool"),
 }

@@ -12,10 +12,12 @@ from wxserver.protocol.callback import Kind, Mode
 from wxserver.protocol.crypto import AesKey
 from wxserver.protocol.errors import ConfigError, IllegalAesKeyError
 from wxserver.protocol.secret import Secret
+from wxserver.protocol.wire import Format
 from wxserver.services.addresses import parse_network
+from wxserver.services.config.component import check_paths, component_settings
 from wxserver.services.config.defaults import DEFAULT_ACCOUNT, DEFAULTS, ENVIRONMENT
 from wxserver.services.config.merchant import merchant
-from wxserver.services.config.model import Account, Settings, TokenMode
+from wxserver.services.config.model import COMPONENT, Account, Settings, TokenMode
 from wxserver.services.exchange import Continuation
 
 _ENV_NAME_OF = {".".join(path): name for name, (path, _) in ENVIRONMENT.items()}
@@ -54,8 +56,13 @@ def validate(tree: dict[str, Any]) -> Settings:
     if log_format not in ("text", "json"):
         raise ConfigError(_label("log_format"), f"is {log_format!r}", "Use 'text' or 'json'.")
     plugins = _string_list(tree, ("plugins",))
+    component = component_settings(
+        tree["component"], tolerance=tolerance, budget=float(budget), plugins=plugins
+    )
     accounts_tree = tree["accounts"]
-    if not isinstance(accounts_tree, Mapping) or not accounts_tree:
+    if isinstance(accounts_tree, Mapping) and component is not None:
+        accounts_tree = _without_unset_default(accounts_tree)
+    if not isinstance(accounts_tree, Mapping) or not (accounts_tree or component):
         raise ConfigError("accounts", "defines no account", "Add an [accounts.default] table.")
     accounts = tuple(
         _account(str(name), dict(raw), tolerance, float(budget), plugins)
@@ -69,6 +76,7 @@ def validate(tree: dict[str, Any]) -> Settings:
             raise ConfigError(
                 "accounts", f"two accounts share the path {path}", "Give each its own."
             )
+    check_paths(component, paths)
     return Settings(
         env=str(tree["env"]),
         bind=str(tree["bind"]),
@@ -88,6 +96,7 @@ def validate(tree: dict[str, Any]) -> Settings:
         pay=merchant(tree.get("pay") or {}, tuple(paths)),
         plugin_path=_string_list(tree, ("plugin_path",), what="folders"),
         worker_elsewhere=_shared_queue(tree["worker_elsewhere"], str(tree["store_url"])),
+        component=component,
     )
 
 
@@ -108,6 +117,14 @@ def _shared_queue(worker_elsewhere: Any, store_url: str) -> bool:
             "redis://host:6379/0 (on Heroku: the Redis add-on's REDIS_URL).",
         )
     return worker_elsewhere
+
+
+def _without_unset_default(accounts: Mapping[str, Any]) -> dict[str, Any]:
+    """The accounts, less a default account nobody configured (a server of a component only)."""
+    default = accounts.get(DEFAULT_ACCOUNT)
+    if isinstance(default, Mapping) and not default.get("token"):
+        return {name: raw for name, raw in accounts.items() if name != DEFAULT_ACCOUNT}
+    return dict(accounts)
 
 
 def _check_continuation(account: Account, wechat_timeout: float) -> None:
@@ -143,6 +160,14 @@ def _integer(tree: Mapping[str, Any], key: str, *, minimum: int, prefix: str = "
             _label(prefix + key), f"must be a whole number of at least {minimum}, got {value!r}", ""
         )
     return value
+
+
+def _default_continuation(kind: Kind, app_secret: str) -> Continuation:
+    # A mini-program has no passive text reply, so holding WeChat's attempts gains nothing:
+    # with an AppSecret, a reply always goes out through the customer-service API.
+    if kind is Kind.MINIPROGRAM and app_secret:
+        return Continuation.CUSTOMER_SERVICE
+    return Continuation.RETRY
 
 
 def _default_menu_file(account: str) -> str:
@@ -240,6 +265,7 @@ _ACCOUNT_KEYS = {
     "cors_origins",
     "oauth_next",
     "menu_file",
+    "format",
 }
 
 
@@ -250,6 +276,10 @@ def _account(
     if not _NAME_RE.fullmatch(name):
         raise ConfigError(
             f"accounts.{name}", "is not a valid account name", "Use lowercase letters and digits."
+        )
+    if name == COMPONENT:
+        raise ConfigError(
+            f"accounts.{name}", "is the name of the Open Platform component", "Use another name."
         )
     for key in raw:
         if key not in _ACCOUNT_KEYS:
@@ -281,7 +311,7 @@ def _account(
         kind = Kind(texts["kind"] or Kind.MP)
     except ValueError:
         raise ConfigError(
-            _label(prefix + "kind"), f"is {texts['kind']!r}", "Use mp or wecom."
+            _label(prefix + "kind"), f"is {texts['kind']!r}", "Use mp, wecom or miniprogram."
         ) from None
     if kind is Kind.WECOM and texts["mode"] in ("", Mode.SECURE):
         # WeCom has no plaintext mode: every callback is encrypted.
@@ -333,7 +363,9 @@ def _account(
         timestamp_tolerance=_integer(raw, "timestamp_tolerance", minimum=0, prefix=prefix),
         reply_budget=_budget(raw["reply_budget"], prefix + "reply_budget"),
         continuation=_choice(
-            Continuation, raw.get("continuation") or Continuation.RETRY, prefix + "continuation"
+            Continuation,
+            raw.get("continuation") or _default_continuation(kind, texts["app_secret"]),
+            prefix + "continuation",
         ),
         placeholder=str(raw.get("placeholder") or ""),
         token_mode=_choice(
@@ -346,4 +378,5 @@ def _account(
         oauth_next=str(raw.get("oauth_next") or ""),
         menu_file=str(raw.get("menu_file") or _default_menu_file(name)),
         plugins=_string_list(raw, ("plugins",), prefix),
+        format=_choice(Format, raw.get("format") or Format.XML, prefix + "format"),
     )

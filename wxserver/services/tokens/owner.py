@@ -95,6 +95,7 @@ class TokenOwner:
         retry_cooldown: float = 5.0,
         clock: Callable[[], float] = time.time,
         on_refresh: Callable[[str, str], None] | None = None,
+        namespace: str = "tokens",
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -115,7 +116,8 @@ class TokenOwner:
         # (invalidate drops the copy) and re-reads the store.
         self._memo: dict[str, Record] = {}
         token_margin = margin if margin is not None else STABLE_MARGIN if stable else CLASSIC_MARGIN
-        prefix = f"tokens:{app_id}:"
+        # Store keys: <namespace>:<app_id>:access_token (and :jsapi_ticket).
+        prefix = f"{namespace}:{app_id}:"
         token_path = "/cgi-bin/stable_token" if stable else "/cgi-bin/token"
         self._token = Slot(prefix + "access_token", token_path, token_margin, self._fetch_token)
         self._ticket = Slot(
@@ -326,15 +328,19 @@ class TokenOwner:
                 raise
         now = self._clock()
         lifetime = float(grant.expires_in)
-        # Due at margin before expiry, but never sooner than half-way: a grant shorter than the
-        # margin (a stable token fetched late in its life) must not make every caller refetch.
-        record = Record(
-            grant.value, now, now + max(lifetime - slot.margin, lifetime / 2), now + lifetime
-        )
+        record = Record(grant.value, now, self._refresh_time(slot, now, lifetime), now + lifetime)
         self._write(slot, record)
         if previous is None or previous.value != record.value:
             log.info("%s refreshed; next refresh in %.0f s", slot.key, record.refresh_at - now)
         return record
+
+    def _refresh_time(self, slot: Slot, now: float, lifetime: float) -> float:
+        """When a credential fetched at ``now`` for ``lifetime`` seconds becomes due.
+
+        At the margin before expiry, but never sooner than half-way: a grant shorter than the
+        margin (a stable token fetched late in its life) must not make every caller refetch.
+        """
+        return now + max(lifetime - slot.margin, lifetime / 2)
 
     def _told(self, credential: str, result: str) -> None:
         if self.on_refresh is not None:
