@@ -165,6 +165,13 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument(
+        "--close-every",
+        type=int,
+        default=0,
+        help="requests per connection before it is closed and opened again, as nginx does "
+        "after keepalive_requests (0: never)",
+    )
     parser.add_argument("--sample", type=int, default=10, help="replies checked per run")
     parser.add_argument("--max-rate", type=int, default=8000, help="req/s the corpus allows")
     parser.add_argument("--no-callgrind", dest="callgrind", action="store_false")
@@ -200,7 +207,11 @@ def parse_args(argv: list[str] | None) -> Plan:
             else WorkerSettings(worker_class=kind, workers=args.workers, threads=args.threads)
             for kind in classes
         ],
-        load=LoadSettings(connections=args.connections, threads=args.wrk_threads),
+        load=LoadSettings(
+            connections=args.connections,
+            threads=args.wrk_threads,
+            close_every=args.close_every,
+        ),
         layout=Layout(args.sample, args.warmup, args.duration, args.max_rate),
     )
 
