@@ -33,6 +33,8 @@ class Target:
     stateful: bool = False
     # The embedded store a stateful target keeps in that folder (unless its env names another).
     store: str = "lmdb"
+    # wxserver itself: the shipped gunicorn settings apply to it.
+    project: bool = False
 
     def state_dir(self, mode: str) -> Path:
         """The folder this target keeps its files in for ``mode``; emptied before each start."""
@@ -94,6 +96,7 @@ _WXSERVER = Target(
     secure_env={"WX_MODE": "secure"},
     plain_env={"WX_MODE": "plain"},
     stateful=True,
+    project=True,
 )
 
 TARGETS: dict[str, Target] = {

@@ -20,6 +20,9 @@ class LoadSettings:
     connections: int = 8
     threads: int = 1
     timeout_s: int = 5
+    # Requests per connection before wrk has the server close it and opens another (0: never),
+    # as nginx does with an upstream connection after its keepalive_requests.
+    close_every: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ def run_wrk(
         str(first),
         str(last),
         str(settings.threads),
+        str(settings.close_every),
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 120, check=False

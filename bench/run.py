@@ -1,6 +1,6 @@
 """The benchmark in one command: every target over HTTP, instructions per request, a report.
 
-    .venv/bin/python -m bench.run                      # 3 rounds x 10 s, sync and gthread
+    .venv/bin/python -m bench.run                      # 3 rounds x 10 s, shipped and sync
     .venv/bin/python -m bench.run --rounds 2 --duration 5 --worker-class sync
     .venv/bin/python -m bench.run --targets wxserver,flask-constant --no-callgrind
     .venv/bin/python -m bench.run --rss                # also the 100k-message memory check
@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import callgrind, corpus, report, rss, venvs
+from bench import callgrind, corpus, mixed, report, rss, venvs
 from bench.catalog import (
     BENCH,
     DEFAULT_TARGETS,
@@ -155,16 +155,34 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up")
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help=", ".join(TARGETS))
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--worker-class", default="sync,gthread", help="sync, gthread or both")
+    parser.add_argument(
+        "--worker-class",
+        default="shipped,sync",
+        help="shipped (wxserver as the Procfile runs it, the others under its worker class and "
+        "threads), sync, gthread; comma-separated",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument(
+        "--close-every",
+        type=int,
+        default=0,
+        help="requests per connection before it is closed and opened again, as nginx does "
+        "after keepalive_requests (0: never)",
+    )
     parser.add_argument("--sample", type=int, default=10, help="replies checked per run")
     parser.add_argument("--max-rate", type=int, default=8000, help="req/s the corpus allows")
     parser.add_argument("--no-callgrind", dest="callgrind", action="store_false")
     parser.add_argument("--callgrind-count", type=int, default=1000)
     parser.add_argument("--callgrind-warmup", type=int, default=100)
+    parser.add_argument(
+        "--mixed",
+        default="200,500",
+        help="rates (messages/s) of the mixed load under the shipped configuration; '' for none",
+    )
+    parser.add_argument("--mixed-duration", type=float, default=20.0)
     parser.add_argument("--rss", action="store_true", help="also the memory check (minutes)")
     parser.add_argument("--rss-messages", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=BENCH / "results")
@@ -177,17 +195,23 @@ def parse_args(argv: list[str] | None) -> Plan:
     if set(modes) - set(MODES):
         parser.error(f"modes are {', '.join(MODES)}")
     classes = args.worker_class.split(",")
-    if set(classes) - {"sync", "gthread"}:
-        parser.error("worker classes are sync and gthread")
+    if set(classes) - {"shipped", "sync", "gthread"}:
+        parser.error("worker classes are shipped, sync and gthread")
     return Plan(
         args=args,
         names=names,
         modes=modes,
         worker_settings=[
-            WorkerSettings(worker_class=kind, workers=args.workers, threads=args.threads)
+            WorkerSettings.as_shipped(args.workers)
+            if kind == "shipped"
+            else WorkerSettings(worker_class=kind, workers=args.workers, threads=args.threads)
             for kind in classes
         ],
-        load=LoadSettings(connections=args.connections, threads=args.wrk_threads),
+        load=LoadSettings(
+            connections=args.connections,
+            threads=args.wrk_threads,
+            close_every=args.close_every,
+        ),
         layout=Layout(args.sample, args.warmup, args.duration, args.max_rate),
     )
 
@@ -238,7 +262,8 @@ def measure_http(plan: Plan) -> list[dict[str, Any]]:
         for round_index in range(rounds):
             order = rotated(plan.pairs, round_index, rounds)
             for name, mode in order:
-                tag = f"{settings.worker_class}-r{round_index}-{name}-{mode}"
+                kind = "shipped" if settings.shipped else settings.worker_class
+                tag = f"{kind}-r{round_index}-{name}-{mode}"
                 result = run_one(plan, TARGETS[name], mode, settings, tag)
                 result["round"] = round_index
                 runs.append(result)
@@ -302,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     prepare(plan)
     runs = measure_http(plan)
     instructions = measure_instructions(plan)
+    mixed_runs = [
+        mixed.run(float(rate), plan.args.mixed_duration, 0.05, "secure", plan.args.workers)
+        for rate in plan.args.mixed.split(",")
+        if rate
+    ]
     memory = []
     if plan.args.rss:
         for mode in plan.modes:
@@ -328,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "callgrind": instructions,
         "rss": memory,
+        "mixed": mixed_runs,
     }
     base = write(plan, results)
     print()

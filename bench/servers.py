@@ -18,13 +18,29 @@ from bench.catalog import ROOT, WORK, Target
 _SCRUBBED_PREFIXES = ("WX", "GUNICORN_", "WEB_CONCURRENCY", "PYTHON", "VIRTUAL_ENV")
 
 
+# gunicorn's settings as wxserver ships them (the Procfile's ``-c python:...``).
+SHIPPED_CONFIG = "python:wxserver.web.gunicorn_conf"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    """The gunicorn settings shared by every target of a run."""
+    """The gunicorn settings shared by every target of a run.
+
+    ``shipped``: wxserver runs with the settings it ships (only the workers and the bind
+    overridden), and every other target under the same worker class and threads.
+    """
 
     worker_class: str = "sync"
     workers: int = 2
     threads: int = 4  # gthread only
+    shipped: bool = False
+
+    @classmethod
+    def as_shipped(cls, workers: int) -> WorkerSettings:
+        """The shipped configuration's worker class and threads, read from its module."""
+        from wxserver.web import gunicorn_conf  # noqa: PLC0415 - the project's own settings
+
+        return cls(gunicorn_conf.worker_class, workers, gunicorn_conf.threads, shipped=True)
 
     def arguments(self) -> list[str]:
         """gunicorn's command-line options for these settings."""
@@ -35,9 +51,10 @@ class WorkerSettings:
 
     @property
     def label(self) -> str:
-        """A short name such as ``sync x2`` or ``gthread x2 (4 threads)``."""
+        """A short name such as ``sync x2`` or ``shipped: gthread x2 (64 threads)``."""
         text = f"{self.worker_class} x{self.workers}"
-        return text + (f" ({self.threads} threads)" if self.worker_class == "gthread" else "")
+        text += f" ({self.threads} threads)" if self.worker_class == "gthread" else ""
+        return f"shipped: {text}" if self.shipped else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +133,9 @@ def _wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path
     raise RuntimeError(f"gunicorn did not listen on 127.0.0.1:{port} within 30 s")
 
 
-@contextmanager
-def serve(target: Target, mode: str, settings: WorkerSettings, tag: str) -> Iterator[Running]:
-    """Run ``target`` under gunicorn on a free loopback port for the duration of the block."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    config = WORK / "gunicorn.conf.py"
-    # An explicit, empty config file: gunicorn would otherwise read ./gunicorn.conf.py if present.
-    config.write_text("# Every setting is on the command line.\n")
-    port = free_port()
-    target.reset_state(mode)
-    log = WORK / "logs" / f"{tag}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [
+def _command(target: Target, config: Path, port: int, settings: WorkerSettings) -> list[str]:
+    """The same gunicorn command line for every target: the settings, and nothing else."""
+    return [
         str(target.gunicorn),
         "--config",
         str(config),
@@ -147,6 +155,33 @@ def serve(target: Target, mode: str, settings: WorkerSettings, tag: str) -> Iter
         "warning",
         target.spec,
     ]
+
+
+@contextmanager
+def serve(target: Target, mode: str, settings: WorkerSettings, tag: str) -> Iterator[Running]:
+    """Run ``target`` under gunicorn on a free loopback port for the duration of the block."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    config = WORK / "gunicorn.conf.py"
+    # An explicit, empty config file: gunicorn would otherwise read ./gunicorn.conf.py if present.
+    config.write_text("# Every setting is on the command line.\n")
+    port = free_port()
+    target.reset_state(mode)
+    log = WORK / "logs" / f"{tag}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if settings.shipped and target.project:
+        # As the Procfile runs it: every setting from the shipped module but these two.
+        command = [
+            str(target.gunicorn),
+            "-c",
+            SHIPPED_CONFIG,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(settings.workers),
+            target.spec,
+        ]
+    else:
+        command = _command(target, config, port, settings)
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,

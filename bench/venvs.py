@@ -29,7 +29,7 @@ def requirements() -> dict[str, list[str]]:
     shared = [_project("gunicorn"), _project("xmltodict")]
     return {
         # wechatpy 1.8.18 uses cryptography when it is importable, else pycryptodome; only
-        # pycryptodome is installed, the backend the issue names.
+        # pycryptodome is installed: the AES library wxserver uses.
         "wechatpy": [
             "wechatpy==1.8.18",
             _project("pycryptodome"),

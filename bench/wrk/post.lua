@@ -1,6 +1,9 @@
 -- Sends pre-generated, signed POSTs read from a record file (see bench/records.py).
--- Arguments: <file> <first> <last>. Records first..last-1 are dealt out to the threads in turn,
--- so no two requests of one run carry the same MsgId unless a thread runs out and starts over.
+-- Arguments: <file> <first> <last> <threads> [<close every>]. Records first..last-1 are dealt out
+-- to the threads in turn, so no two requests of one run carry the same MsgId unless a thread runs
+-- out and starts over. With <close every> N, one request in N asks the server to close its
+-- connection ("Connection: close") and wrk opens a new one, as nginx does after an upstream
+-- connection's keepalive_requests: each connection is accepted anew by whichever worker is free.
 -- done() prints one line, "BENCH {json}", that bench/load.py reads.
 
 local thread_count = 0
@@ -11,12 +14,16 @@ function setup(thread)
 end
 
 local requests = {}
+local closing = {}
+local close_every = 0
+local sent = 0
 local position = 0
 local wrapped = 0
 
 function init(args)
   local path, first, last = args[1], tonumber(args[2]), tonumber(args[3])
   local stride = tonumber(args[4])
+  close_every = tonumber(args[5] or "0")
   local handle = assert(io.open(path, "rb"))
   local data = handle:read("*a")
   handle:close()
@@ -29,6 +36,10 @@ function init(args)
     if index >= first and (index - first) % stride == thread_index then
       local body = data:sub(newline + 1, newline + length)
       requests[#requests + 1] = wrk.format("POST", target, headers, body)
+      if close_every > 0 then
+        local last_one = { ["Content-Type"] = "text/xml", ["Connection"] = "close" }
+        closing[#closing + 1] = wrk.format("POST", target, last_one, body)
+      end
     end
     pos = newline + length + 1
     index = index + 1
@@ -41,6 +52,10 @@ function request()
   if position > #requests then
     position = 1
     wrapped = wrapped + 1
+  end
+  sent = sent + 1
+  if close_every > 0 and sent % close_every == 0 then
+    return closing[position]
   end
   return requests[position]
 end

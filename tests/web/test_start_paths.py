@@ -23,6 +23,8 @@ from tests.servers import (
     wait_for_port,
 )
 from tests.support import TOKEN
+from wxserver.services.config import load_settings
+from wxserver.testing import build_message, sign_request
 
 # gunicorn with the settings shipped in the package, as the Procfile, wxserver run and the unit
 # start it, on both forms of the app; flask's development server; the two commands.
@@ -166,6 +168,27 @@ def test_start_json_log_format_makes_access_lines_json(tmp_path: Path) -> None:
     assert any(line["message"].startswith("Booting worker") for line in lines)
     # The metrics folder the server named for itself is gone with it.
     assert not list(tmp_path.glob("wxserver-metrics-*"))
+
+
+def test_start_callback_gets_one_log_line_other_urls_an_access_line(tmp_path: Path) -> None:
+    env = {"WX_TOKEN": TOKEN, "WX_MODE": "plain", "TMPDIR": str(tmp_path)}
+    account = load_settings(env).account("default")
+    signed = sign_request(account, build_message("text", Content="one line"), "plain")
+    with gunicorn(env, workers=1) as server:
+        answer = httpx.post(f"{server.url}/wechat", params=signed.query, content=signed.body)
+        httpx.get(f"{server.url}/healthz", timeout=10)
+        server.process.terminate()
+        out, err = server.process.communicate(timeout=15)
+    assert answer.status_code == 200
+    lines = (out + err).decode().splitlines()
+    # The callback: its request log line, which names the account and the outcome; no access
+    # line saying the same again.
+    (callback,) = [line for line in lines if "method=POST" in line]
+    assert "account=default" in callback
+    assert "outcome=success" in callback
+    assert not [line for line in lines if '"POST /wechat ' in line]
+    # Any other URL keeps gunicorn's access line.
+    assert [line for line in lines if '"GET /healthz HTTP/1.1" 200 ' in line]
 
 
 def test_start_environment_values_are_typed_through_gunicorn(tmp_path: Path) -> None:

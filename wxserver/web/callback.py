@@ -100,6 +100,7 @@ class CallbackRoute:
         finally:
             inflight.dec()
         self._finish(method, result, started)
+        environ[request_log.LOGGED] = True
         return result.status, result.body, result.content_type
 
     def _check_address(self, allowlist: CallbackAllowlist, environ: Environ) -> None:

@@ -69,10 +69,13 @@ graceful_timeout = 10
 keepalive = 35
 
 # Replace each worker after this many requests, so a plugin that leaks memory cannot grow a
-# worker without bound. The jitter spreads the replacements so that workers are not all replaced
-# at once. With preload_app, a new worker is only a fork of the master.
-max_requests = 2000
-max_requests_jitter = 200
+# worker without bound; the jitter keeps the workers from being replaced together. Rarely: a
+# replacement closes the worker's keep-alive connections and leaves one worker fewer until the
+# fork is serving, and at 2,000 (one every couple of seconds under load) that halved the
+# throughput (bench/README.md). At 100,000 a worker leaking 1 KiB a request grows by 100 MiB
+# before it is replaced.
+max_requests = 100_000
+max_requests_jitter = 10_000
 
 # Each worker touches a heartbeat file every second; on a memory-backed folder a stalled disk
 # cannot make the master believe the workers have hung. gunicorn creates and unlinks each file
@@ -81,6 +84,8 @@ SHM = "/dev/shm"  # noqa: S108
 if os.path.isdir(SHM):
     worker_tmp_dir = SHM
 
+# Every request but a callback, which its own request log line describes (account, outcome,
+# status, duration): see wxserver.web.gunicorn_log.
 accesslog = "-"
 # Access and error lines in wxserver's format: JSON lines when log_format is json.
 logger_class = "wxserver.web.gunicorn_log.GunicornLog"

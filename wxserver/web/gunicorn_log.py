@@ -15,6 +15,7 @@ from gunicorn.glogging import Logger
 from wxserver.protocol.errors import WxServerError
 from wxserver.services.config import load_settings
 from wxserver.services.logs import JsonFormatter
+from wxserver.web.request_log import LOGGED
 
 # The access line's fields, as in the text format (gunicorn_conf.access_log_format): never the
 # query string, which carries the user's openid and the signatures.
@@ -55,7 +56,14 @@ class GunicornLog(Logger):  # type: ignore[misc] # gunicorn has no type hints
                         handler.setFormatter(JsonFormatter())
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        """One access line; in JSON mode, its parts as fields of one JSON object."""
+        """One access line; in JSON mode, its parts as fields of one JSON object.
+
+        None for a callback request: its request log line (account, outcome, status, duration)
+        already says more. A second line per message cost a tenth of a worker's time per
+        request, and another write to the log stream for every thread to wait on.
+        """
+        if environ.get(LOGGED):
+            return
         if not self.json:
             super().access(resp, req, environ, request_time)
             return

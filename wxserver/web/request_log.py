@@ -12,6 +12,10 @@ from typing import Protocol
 
 log = logging.getLogger("wxserver.request")
 
+# Set in the WSGI environ of a request this line was written for: gunicorn's access line would
+# say the same again (see wxserver.web.gunicorn_log).
+LOGGED = "wxserver.request_logged"
+
 # The fields of the request log line, in order.
 FIELDS = (
     "account",

@@ -184,10 +184,14 @@ class LmdbStore:
         try:
             with self._begin(write=True) as txn:
                 now = self._clock()  # read under the write lock: waiting for it may take a while
-                old = txn.get(raw)
-                if old is not None and _expires_of(old)[0] > now:
-                    return False
-                txn.put(raw, _pack(now + ttl) + value)
+                # A new key, nearly always: one call stores it. A key present but expired counts
+                # as absent and is overwritten.
+                entry = _pack(now + ttl) + value
+                if not txn.put(raw, entry, overwrite=False):
+                    old = txn.get(raw)
+                    if old is not None and _expires_of(old)[0] > now:
+                        return False
+                    txn.put(raw, entry)
                 self._wrote(txn)
                 return True
         except lmdb.MapFullError:
