@@ -58,13 +58,18 @@ def test_cli_run_from_an_empty_directory_uses_the_shipped_settings(tmp_path: Pat
                 params=sign_handshake(account, "from-anywhere"),
                 timeout=10,
             )
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         finally:
             process.terminate()
             out, err = process.communicate(timeout=15)
     assert response.content == b"from-anywhere"
-    # gthread, the access line without the query string: gunicorn read the shipped settings.
+    assert health.status_code == 200
+    # gthread, an access line for other URLs and one request line per callback: gunicorn read
+    # the shipped settings.
     assert "Using worker: gthread" in err.decode()
-    assert '"GET /wechat HTTP/1.1" 200' in out.decode()
+    assert '"GET /healthz HTTP/1.1" 200' in out.decode()
+    assert '"GET /wechat' not in out.decode()
+    assert "method=GET" in err.decode()
     # Nothing was looked for or left in the directory it ran from.
     assert list(here.iterdir()) == []
 
