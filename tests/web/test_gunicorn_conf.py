@@ -57,7 +57,7 @@ def test_gunicorn_conf_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     conf = _conf(monkeypatch)
     assert conf["bind"] == "127.0.0.1:8000"
     assert conf["worker_class"] == "gthread"
-    assert conf["threads"] == 64
+    assert conf["threads"] == 256
     assert conf["preload_app"] is True
     assert conf["forwarded_allow_ips"] == "127.0.0.1"
     assert conf["max_requests"] > 0
