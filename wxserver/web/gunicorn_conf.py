@@ -45,19 +45,15 @@ bind = listen_address(os.environ)
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # Threads, not one request per process: a message whose reply is not ready is held open past
 # WeChat's 5 s (so WeChat sends it again) or waits for another copy's reply, and a held request
-# must not keep a fast message waiting. Each held request is one idle thread: a message to a
-# handler that takes 6 s holds one for about 7 s (its first attempt, then the retry that waits
-# for its reply), so 256 threads hold about 36 such messages a second per process. With 64, two
-# workers ran out at 25 a second (500 messages a second, 5% slow) and fast messages waited
-# behind held ones, 0.8 s at the median; with 256 the fast ones kept a 1.8 ms p99 (the mixed
-# load in bench/README.md). Threads start only when requests need them, so a fast load runs on
-# a handful. nginx buffers every body, so a thread never waits on a slow client.
+# must not keep a fast message waiting. Each held request is one idle thread, and a message to a
+# 6-second handler holds one for about 7 s (its first attempt, then the retry that waits for its
+# reply): 256 threads hold about 36 such messages a second per process, where 64 ran out in the
+# mixed load (README, "Performance"). Threads start only when requests need them, so a fast load
+# runs on a handful. nginx buffers every body, so a thread never waits on a slow client.
 #
-# gthread rather than sync, from the numbers: sync answers more fast messages a second when
-# every connection is busy (bench/README.md: a gthread worker keeps each keep-alive connection
-# it accepted, and one worker often holds most of them), but a sync worker holding a request
-# serves nobody else, so a slow handler stalls the fast messages behind it. WX_WORKER_CLASS=sync
-# suits an account whose handlers are all fast and which has no background=True work.
+# gthread rather than sync, from the same numbers: sync answers more fast messages a second when
+# every connection is busy, but a sync worker holding a request serves nobody else. With only
+# fast handlers and no background=True work, WX_WORKER_CLASS=sync is the better choice.
 worker_class = os.environ.get("WX_WORKER_CLASS", "gthread")
 # gunicorn turns "sync" with more than one thread into gthread, so sync keeps its single thread.
 threads = int(os.environ.get("WX_THREADS", "256")) if worker_class == "gthread" else 1
