@@ -76,7 +76,13 @@ def _python3(args: list[str]) -> int:
     # commands are written as pip would write them, for the new virtualenv's python.
     ours = next(Path(sys.prefix).glob("lib/python*/site-packages"))
     theirs = next(venv.glob("lib/python*/site-packages"))
-    (theirs / "wxwalk-index.pth").write_text(f"{ours}\n")
+    # The services run as their own user, who may not reach this checkout (mktemp -d makes its
+    # folder 0700): the packages are bound where that user can read them, in this namespace's /run.
+    index = Path("/run/wxwalk-index")
+    if not index.is_mount():
+        index.mkdir(exist_ok=True)
+        run(["mount", "--bind", str(ours), str(index)])
+    (theirs / "wxwalk-index.pth").write_text(f"{index}\n")
     for name in ("gunicorn", "flask"):
         module, _, function = {"gunicorn": "gunicorn.app.wsgiapp:run", "flask": "flask.cli:main"}[
             name
